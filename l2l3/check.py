@@ -1,0 +1,370 @@
+"""Answering queries: the solver searches, the simulator confirms.
+
+Every query becomes searches for packets whose path ends in a *goal* leaf
+(delivered to the destination, with the headers the query asks about). A
+found packet is replayed in the concrete simulator, and the replay must meet
+the same goal: if it does not, l2l3 has a bug and raises ReplayMismatch
+rather than report something it cannot show.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+import z3
+
+from l2l3.errors import QueryError, ReplayMismatch
+from l2l3.model.network import Network
+from l2l3.model.packet import Disposition, Packet, Trace
+from l2l3.model.simulate import Origin, simulate
+from l2l3.model.types import (
+    Check,
+    Headers,
+    Isolated,
+    NatAs,
+    NatMode,
+    NetnsIsolation,
+    NoLoops,
+    Proto,
+    Query,
+    Reach,
+    StackMode,
+)
+from l2l3.solver.encode import TRUE, Bool, in_prefix, ip_const, proto_is, val
+from l2l3.solver.endpoints import Endpoint, as_destination, resolve
+from l2l3.solver.engine import Engine, Found, Leaf, SolverUnknown
+
+
+class Verdict(enum.Enum):
+    HOLDS = "holds"
+    # Proved for every packet and every endpoint pair the query names.
+    VIOLATED = "violated"
+    # A concrete packet (or a pair no packet connects) shows the opposite.
+    UNKNOWN = "unknown"
+    # The search hit a limit or z3 gave up; nothing is claimed either way.
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    query: Query
+    status: Verdict
+    explanation: str
+    witness: Trace | None = None
+    check: Check | None = None
+    pairs: int = 0
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class _Goal:
+    """A leaf predicate (symbolic) and the same predicate on a concrete trace."""
+
+    leaf: Callable[[Leaf], Bool | None]
+    trace: Callable[[Trace], bool]
+
+
+def _origin(src: Endpoint) -> Origin:
+    return Origin(stack=src.stack, pod=src.pod, external=src.external)
+
+
+def _header_constraints(engine: Engine, h: Headers) -> list[Bool]:
+    out: list[Bool] = []
+    if h.proto is not None:
+        out.append(proto_is(engine.proto0, h.proto))
+    if h.port is not None:
+        out.append(engine.dport0 == val(h.port, 16))
+    return out
+
+
+def _delivered_to(dst: Endpoint, leaf_to: str | None, disp: Disposition) -> bool:
+    if disp is not Disposition.DELIVERED:
+        return False
+    if dst.prefix is not None and dst.stack is None and dst.external is None:
+        return True  # an address literal: delivered anywhere
+    if dst.external is not None:
+        return leaf_to == f"external {dst.external}"
+    return leaf_to == dst.stack
+
+
+def _reach_goal(dst: Endpoint, q: Reach | NatAs, extra_src: IPv4Address | None = None) -> _Goal:
+    via_mac = isinstance(q, Reach) and q.via_mac
+    nat = q.nat if isinstance(q, Reach) else NatMode.ANY
+
+    def flags_ok(routed: bool, natted: bool, sent: tuple[str | None, str | None], arrived: tuple[str | None, str | None]) -> bool:
+        if via_mac and (routed or sent != arrived or sent[1] is None):
+            return False
+        if nat is NatMode.WITH and not natted:
+            return False
+        return not (nat is NatMode.WITHOUT and natted)
+
+    def leaf(lf: Leaf) -> Bool | None:
+        if not _delivered_to(dst, lf.to, lf.disposition):
+            return None
+        if not flags_ok(lf.routed, lf.nat, lf.sent_macs, (lf.pkt.smac, lf.pkt.dmac)):
+            return None
+        if extra_src is not None:
+            return lf.pkt.src != ip_const(extra_src)
+        return TRUE
+
+    def trace(t: Trace) -> bool:
+        if not _delivered_to(dst, t.delivered_to, t.disposition) or t.final is None:
+            return False
+        if via_mac and not t.via_mac:
+            return False
+        if nat is NatMode.WITH and not t.nat:
+            return False
+        if nat is NatMode.WITHOUT and t.nat:
+            return False
+        return not (extra_src is not None and t.final.src == extra_src)
+
+    return _Goal(leaf, trace)
+
+
+class Checker:
+    """Evaluates queries over one network, reusing one solver."""
+
+    def __init__(self, net: Network, *, budget: int | None = None) -> None:
+        self.net = net
+        self.engine = Engine(net) if budget is None else Engine(net, budget=budget)
+        self.replays = 0
+
+    # ------------------------------------------------------------ plumbing
+
+    def _replay(self, src: Endpoint, found: Found, goal: _Goal) -> Trace:
+        self.replays += 1
+        traces = simulate(self.net, _origin(src), found.packet)
+        for t in traces:
+            if goal.trace(t):
+                return t
+        fates = "; ".join(f"{t.disposition.value} {t.delivered_to or t.reason}" for t in traces)
+        raise ReplayMismatch(
+            f"solver witness {found.packet} from {src.label} should end {found.leaf.disposition.value} "
+            f"at {found.leaf.to or found.leaf.at}, but the simulator gives: {fates}"
+        )
+
+    def _search(self, src: Endpoint, goal: _Goal, constraints: list[Bool]) -> Trace | None:
+        found = self.engine.search(
+            stack=src.stack,
+            pod=src.pod,
+            external=src.external,
+            src=src.src,
+            constraints=constraints,
+            goal=goal.leaf,
+        )
+        if not found:
+            return None
+        return self._replay(src, found[0], goal)
+
+    def _probe_packet(self, src: Endpoint, dst: Endpoint, h: Headers) -> Packet | None:
+        """A typical packet (to the destination's own address) for fast paths and explanations."""
+        if dst.address is None:
+            return None
+        proto = h.proto or (Proto.TCP if h.port is not None else Proto.ICMP)
+        s = src.src or IPv4Address(0)
+        if src.src is None and src.stack is not None:
+            st = self.net.stacks[src.stack]
+            r = self.net.lookup(st, dst.address)
+            a = st.primary_addr(r.dev) if r else None
+            s = a or s
+        if src.src is None and src.external is not None:
+            ext = self.net.externals[src.external]
+            s = next((a for a in ext.prefix.hosts() if self.net.external_owner(a) == ext.name), ext.prefix.network_address) if ext.prefix.prefixlen < 31 else ext.prefix.network_address
+        return Packet(
+            src=s,
+            dst=dst.address,
+            proto=proto,
+            sport=0 if proto == Proto.ICMP else 40000,
+            dport=0 if proto == Proto.ICMP else (h.port or 80),
+        )
+
+    def _typical_trace(self, src: Endpoint, dst: Endpoint, h: Headers) -> Trace | None:
+        pkt = self._probe_packet(src, dst, h)
+        if pkt is None:
+            return None
+        traces = simulate(self.net, _origin(src), pkt)
+        return traces[0] if traces else None
+
+    def _dst_constraints(self, dst: Endpoint) -> list[Bool]:
+        if dst.prefix is not None and dst.stack is None and dst.external is None:
+            return [in_prefix(self.engine.dst0, dst.prefix)]
+        return []
+
+    # -------------------------------------------------------------- queries
+
+    def evaluate(self, q: Query) -> CheckResult:
+        try:
+            if isinstance(q, Reach):
+                return self._no_reach(q) if q.negated else self._reach(q)
+            if isinstance(q, Isolated):
+                return self._isolated(q)
+            if isinstance(q, NatAs):
+                return self._nat_as(q)
+            if isinstance(q, NetnsIsolation):
+                return self._netns(q)
+            if isinstance(q, NoLoops):
+                return self._no_loops(q)
+        except SolverUnknown as e:
+            return CheckResult(q, Verdict.UNKNOWN, f"unknown: {e}")
+        except z3.Z3Exception as e:  # a resource limit inside z3
+            return CheckResult(q, Verdict.UNKNOWN, f"unknown: z3 error {e}")
+        raise QueryError(f"unsupported query {q!r}")
+
+    def _pairs(self, a: list[Endpoint], b: list[Endpoint]) -> list[tuple[Endpoint, Endpoint]]:
+        return [(s, d) for s in a for d in b if not s.same_as(d)]
+
+    def _reach(self, q: Reach) -> CheckResult:
+        pairs = self._pairs(resolve(self.net, q.src), as_destination(self.net, q.dst))
+        first: Trace | None = None
+        for s, d in pairs:
+            goal = _reach_goal(d, q)
+            # fast path: a typical packet, confirmed concretely
+            pkt = self._probe_packet(s, d, q.headers)
+            t = None
+            if pkt is not None:
+                t = next((x for x in simulate(self.net, _origin(s), pkt) if goal.trace(x)), None)
+            if t is None:
+                t = self._search(
+                    s, goal, _header_constraints(self.engine, q.headers) + self._dst_constraints(d)
+                )
+            if t is None:
+                typical = self._typical_trace(s, d, q.headers)
+                why = f": {typical.reason}" if typical is not None and typical.reason else ""
+                extra = _flags_note(q)
+                return CheckResult(
+                    q,
+                    Verdict.VIOLATED,
+                    f"no packet from {s.label} reaches {d.label}{extra}; a typical one dies{why}"
+                    if why
+                    else f"no packet from {s.label} reaches {d.label}{extra}",
+                    witness=typical,
+                    pairs=len(pairs),
+                )
+            first = first or t
+        return CheckResult(
+            q, Verdict.HOLDS, f"all {len(pairs)} source/destination pairs reach (witness: the first)", witness=first, pairs=len(pairs)
+        )
+
+    def _no_reach(self, q: Reach) -> CheckResult:
+        srcs = resolve(self.net, q.src)
+        dsts = as_destination(self.net, q.dst)
+        n = 0
+        for s in srcs:
+            for d in dsts:
+                if s.same_as(d):
+                    continue
+                n += 1
+                t = self._search(
+                    s, _reach_goal(d, q), _header_constraints(self.engine, q.headers) + self._dst_constraints(d)
+                )
+                if t is not None:
+                    return CheckResult(
+                        q, Verdict.VIOLATED, f"{s.label} reaches {d.label}", witness=t, pairs=n
+                    )
+        return CheckResult(q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n)
+
+    def _isolated(self, q: Isolated) -> CheckResult:
+        for a, b in ((q.a, q.b), (q.b, q.a)):
+            r = self._no_reach(Reach(src=a, dst=b, negated=True, headers=q.headers))
+            if r.status is not Verdict.HOLDS:
+                return CheckResult(q, r.status, r.explanation, r.witness, pairs=r.pairs)
+        return CheckResult(q, Verdict.HOLDS, "proved: no packet crosses in either direction")
+
+    def _nat_as(self, q: NatAs) -> CheckResult:
+        pairs = self._pairs(resolve(self.net, q.src), as_destination(self.net, q.dst))
+        cons = _header_constraints(self.engine, q.headers)
+        first = None
+        for s, d in pairs:
+            got = self._search(s, _reach_goal(d, q), cons + self._dst_constraints(d))
+            if got is None:
+                typical = self._typical_trace(s, d, q.headers)
+                why = f": {typical.reason}" if typical is not None and typical.reason else ""
+                return CheckResult(q, Verdict.VIOLATED, f"{s.label} cannot reach {d.label} at all{why}", typical, pairs=len(pairs))
+            first = first or got
+            bad = self._search(s, _reach_goal(d, q, extra_src=q.ip), cons + self._dst_constraints(d))
+            if bad is not None:
+                assert bad.final is not None
+                return CheckResult(
+                    q,
+                    Verdict.VIOLATED,
+                    f"{s.label} reaches {d.label} with source {bad.final.src}, not {q.ip}",
+                    bad,
+                    pairs=len(pairs),
+                )
+        return CheckResult(q, Verdict.HOLDS, f"proved: every delivered packet arrives from {q.ip}", first, pairs=len(pairs))
+
+    def _netns(self, q: NetnsIsolation) -> CheckResult:
+        shared = [
+            p for p, i in sorted(self.net.pods.items())
+            if i.pod.mode is not StackMode.NETNS and (q.node is None or i.node == q.node)
+        ]
+        if not shared:
+            where = f"on {q.node}" if q.node else "anywhere"
+            return CheckResult(q, Verdict.HOLDS, f"proved: every pod {where} has its own stack, entered only through its endpoint")
+        all_pods = sorted(self.net.pods)
+        for b in shared:
+            target = resolve(self.net, _podref(b))[0]
+            for a in all_pods:
+                if a == b:
+                    continue
+                src = resolve(self.net, _podref(a))[0]
+
+                def leaf(lf: Leaf, target: Endpoint = target) -> Bool | None:
+                    ok = lf.disposition is Disposition.DELIVERED and lf.to == target.stack
+                    return TRUE if ok and (target.iface is None or lf.entered_by != target.iface) else None
+
+                def trace(t: Trace, target: Endpoint = target) -> bool:
+                    ok = t.disposition is Disposition.DELIVERED and t.delivered_to == target.stack
+                    return ok and (target.iface is None or t.entered_by != target.iface)
+
+                t = self._search(src, _Goal(leaf, trace), [])
+                if t is not None:
+                    mode = self.net.pods[b].pod.mode.value
+                    return CheckResult(
+                        q,
+                        Verdict.VIOLATED,
+                        f"{b} is {mode} and shares the stack of {self.net.pods[b].stack}: "
+                        f"a packet from {a} lands in it without passing {b}'s own endpoint",
+                        t,
+                    )
+        return CheckResult(q, Verdict.HOLDS, "proved: no pod's packet enters a shared stack")
+
+    def _no_loops(self, q: NoLoops) -> CheckResult:
+        senders: list[Endpoint] = []
+        for sid, st in sorted(self.net.stacks.items()):
+            if st.kind != "gateway":
+                senders.append(Endpoint(sid, stack=sid))
+        senders += [Endpoint(f"external {e}", external=e) for e in sorted(self.net.externals)]
+        goal = _Goal(
+            lambda lf: TRUE if lf.disposition is Disposition.LOOPED else None,
+            lambda t: t.disposition is Disposition.LOOPED,
+        )
+        for s in senders:
+            t = self._search(s, goal, [])
+            if t is not None:
+                return CheckResult(q, Verdict.VIOLATED, f"a packet from {s.label} loops", t)
+        return CheckResult(q, Verdict.HOLDS, f"proved: no packet from any of {len(senders)} senders loops")
+
+
+def _podref(pid: str):  # type: ignore[no-untyped-def]
+    from l2l3.model.types import PodRef
+
+    node, pod = pid.split("/", 1)
+    return PodRef(node=node, pod=pod)
+
+
+def _flags_note(q: Reach) -> str:
+    parts = []
+    if q.via_mac:
+        parts.append("via mac")
+    if q.nat is not NatMode.ANY:
+        parts.append(q.nat.value)
+    if str(q.headers):
+        parts.insert(0, str(q.headers))
+    return f" ({' '.join(parts)})" if parts else ""
+
+
+def evaluate(net: Network, q: Query) -> CheckResult:
+    return Checker(net).evaluate(q)

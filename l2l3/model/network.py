@@ -1,0 +1,459 @@
+"""The derived network: stacks, interfaces, routing tables and L2 domains.
+
+:class:`Network` is built once from a validated, expanded :class:`Spec`. It
+holds facts, not behaviour: who has which address, which routes apply in
+which order, which interfaces share an L2 domain and which MAC one interface
+sees for another. The simulator (:mod:`l2l3.model.simulate`) and the solver
+(:mod:`l2l3.solver`) both read it; each evaluates packets its own way.
+
+Stack ids: ``NODE`` for a node's stack, ``NODE/POD`` for a pod with its own
+netns, ``gateway SEGMENT`` for a segment's router. A ``no-netns`` or
+``host-network`` pod has no stack of its own: :meth:`Network.stack_of_pod`
+gives its node's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+import networkx as nx
+
+from l2l3.model.types import (
+    NOWHERE,
+    OS,
+    BridgeKind,
+    Dnat,
+    Filter,
+    Node,
+    OutboundNat,
+    Pod,
+    Policy,
+    Route,
+    RouteToHost,
+    SourceNat,
+    Span,
+    Spec,
+    StackMode,
+    Vxlan,
+)
+
+
+def switch_name(sw: str) -> str:
+    """``seg:lan`` -> ``lan``; ``br:lin1/cni0`` -> ``lin1/cni0``."""
+    return sw.split(":", 1)[1]
+
+
+def derive_mac(key: str) -> str:
+    """A stable, locally administered unicast MAC for an unnamed interface."""
+    digest = hashlib.sha1(key.encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+@dataclass(frozen=True, slots=True)
+class Iface:
+    """An interface of a stack. ``switch`` is the L2 node it plugs into."""
+
+    stack: str
+    name: str
+    mac: str
+    addrs: tuple[IPv4Interface, ...]
+    switch: str | None
+    pod: str | None = None  # "NODE/POD" when this is a pod's endpoint
+    vxlan: Vxlan | None = None
+    span: Span = NOWHERE
+
+    @property
+    def primary(self) -> IPv4Address | None:
+        return self.addrs[0].ip if self.addrs else None
+
+    def __str__(self) -> str:
+        return f"{self.stack}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class EffRoute:
+    """A route as the stack applies it; ``dev`` is always resolved."""
+
+    prefix: IPv4Network
+    dev: str
+    via: IPv4Address | None
+    connected: bool
+    span: Span
+
+    def describe(self) -> str:
+        if self.connected:
+            return f"connected route {self.prefix} dev {self.dev}"
+        via = f" via {self.via}" if self.via else ""
+        return f"route {self.prefix}{via} dev {self.dev}"
+
+
+@dataclass
+class Stack:
+    """One IP stack: a node, a pod netns, or a segment gateway."""
+
+    id: str
+    kind: str  # "node" | "pod" | "gateway"
+    os: OS
+    node: str | None
+    ifaces: dict[str, Iface] = field(default_factory=dict)
+    routes: list[EffRoute] = field(default_factory=list)
+    forwarding: bool = False
+    snats: tuple[SourceNat, ...] = ()
+    outbound_nats: tuple[OutboundNat, ...] = ()
+    routes_to_host: tuple[RouteToHost, ...] = ()
+    dnats: tuple[Dnat, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    proxy_arp: frozenset[str] = frozenset()
+    neighbors: dict[tuple[str, IPv4Address], tuple[str, Span]] = field(default_factory=dict)
+    fdb: dict[tuple[str, str], list[tuple[IPv4Address, Span]]] = field(default_factory=dict)
+    enforce_policy: bool = False
+    # gateway only: externals routed by this gateway
+    externals: tuple[str, ...] = ()
+
+    @cached_property
+    def local_addrs(self) -> frozenset[IPv4Address]:
+        return frozenset(a.ip for i in self.ifaces.values() for a in i.addrs)
+
+    def owner_iface(self, ip: IPv4Address) -> Iface | None:
+        for i in self.ifaces.values():
+            if any(a.ip == ip for a in i.addrs):
+                return i
+        return None
+
+    def primary_addr(self, dev: str) -> IPv4Address | None:
+        """The source address the stack uses on ``dev``.
+
+        The interface's first address; when it has none (a veth host end,
+        a vxlan device without ip), the first address of the stack's first
+        interface that has one, as Linux's inet_select_addr falls back to.
+        """
+        own = self.ifaces[dev].primary if dev in self.ifaces else None
+        if own is not None:
+            return own
+        for i in self.ifaces.values():
+            if i.primary is not None:
+                return i.primary
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    node: str
+    pod: Pod
+    stack: str  # where its processes live
+    iface: str | None  # its endpoint interface in that stack (None: host-network)
+
+    @property
+    def id(self) -> str:
+        return f"{self.node}/{self.pod.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class L2Delivery:
+    """A frame handed by L2 to ``iface``, with the MACs it arrives with."""
+
+    iface: Iface
+    smac: str
+    dmac: str
+    switches: tuple[str, ...]
+    rewrites: tuple[str, ...]  # human notes of MAC rewrites on the way
+
+
+class Network:
+    """The derived view of one spec (see module docstring)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.stacks: dict[str, Stack] = {}
+        self.pods: dict[str, PodInfo] = {}
+        self.switch_kind: dict[str, BridgeKind | None] = {}  # None: a segment
+        self.switch_graph: nx.Graph = nx.Graph()
+        # l2bridge/macvlan switch -> the uplink NIC iface bound to it
+        self.uplink_of: dict[str, Iface] = {}
+        self.isolated_switches: set[str] = set()
+        self.policies: tuple[Policy, ...] = spec.policies
+        self.externals = {e.name: e for e in spec.externals}
+        self._build()
+
+    # ------------------------------------------------------------------ build
+
+    def _build(self) -> None:
+        for seg in self.spec.segments:
+            sw = f"seg:{seg.name}"
+            self.switch_kind[sw] = None
+            self.switch_graph.add_node(sw)
+        for node in self.spec.nodes:
+            self._build_node(node)
+        for seg in self.spec.segments:
+            if seg.gateway is None:
+                continue
+            gid = f"gateway {seg.name}"
+            gw = Stack(id=gid, kind="gateway", os=OS.LINUX, node=None, forwarding=True)
+            addr = IPv4Interface(f"{seg.gateway}/{seg.prefix.prefixlen}")
+            gw.ifaces[seg.name] = Iface(
+                gid, seg.name, derive_mac(gid), (addr,), f"seg:{seg.name}", span=seg.span
+            )
+            gw.routes = [EffRoute(seg.prefix, seg.name, None, True, seg.span)]
+            gw.externals = tuple(e.name for e in self.spec.externals if e.via == seg.name)
+            self.stacks[gid] = gw
+
+    def _build_node(self, node: Node) -> None:
+        st = Stack(
+            id=node.name,
+            kind="node",
+            os=node.os,
+            node=node.name,
+            forwarding=node.forwarding,
+            snats=node.snats,
+            outbound_nats=node.outbound_nats,
+            routes_to_host=node.routes_to_host,
+            dnats=node.dnats,
+            filters=node.filters,
+            proxy_arp=frozenset(p.dev for p in node.proxy_arps),
+            enforce_policy=node.enforce_policy,
+        )
+        self.stacks[st.id] = st
+        for nic in node.nics:
+            mac = nic.mac or derive_mac(f"{node.name}/{nic.name}")
+            st.ifaces[nic.name] = Iface(
+                st.id, nic.name, mac, (nic.ip,), f"seg:{nic.segment}", span=nic.span
+            )
+        for br in node.bridges:
+            sw = f"br:{node.name}/{br.name}"
+            self.switch_kind[sw] = br.kind
+            self.switch_graph.add_node(sw)
+            if br.isolated_ports:
+                self.isolated_switches.add(sw)
+            if br.kind is BridgeKind.MACVLAN or (br.kind is BridgeKind.L2BRIDGE and br.ip is None):
+                continue  # no host interface on this switch
+            mac = br.mac or derive_mac(f"{node.name}/{br.name}")
+            addrs = (br.ip,) if br.ip else ()
+            st.ifaces[br.name] = Iface(st.id, br.name, mac, addrs, sw, span=br.span)
+        for br in node.bridges:
+            if br.uplink is None or br.uplink not in st.ifaces:
+                continue
+            sw = f"br:{node.name}/{br.name}"
+            nic_if = st.ifaces[br.uplink]
+            assert nic_if.switch is not None
+            self.switch_graph.add_edge(sw, nic_if.switch, uplink=nic_if.name)
+            if br.kind in (BridgeKind.L2BRIDGE, BridgeKind.MACVLAN):
+                self.uplink_of[sw] = nic_if
+        for vx in node.vxlans:
+            mac = vx.mac or derive_mac(f"{node.name}/{vx.name}")
+            addrs = (vx.ip,) if vx.ip else ()
+            st.ifaces[vx.name] = Iface(st.id, vx.name, mac, addrs, None, vxlan=vx, span=vx.span)
+        for nb in node.neighbors:
+            st.neighbors[(nb.dev, nb.ip)] = (nb.mac, nb.span)
+        for fd in node.fdbs:
+            st.fdb.setdefault((fd.dev, fd.mac), []).append((fd.dst, fd.span))
+        for pod in node.pods:
+            self._build_pod(node, st, pod)
+        st.routes = _effective_routes(st, node.routes)
+
+    def _build_pod(self, node: Node, host: Stack, pod: Pod) -> None:
+        pid = f"{node.name}/{pod.name}"
+        if pod.mode is StackMode.HOST_NETWORK or pod.ip is None or pod.bridge is None:
+            self.pods[pid] = PodInfo(node.name, pod, host.id, None)
+            return
+        sw = f"br:{node.name}/{pod.bridge}"
+        mac = pod.mac or derive_mac(pid)
+        if pod.mode is StackMode.NO_NETNS:
+            name = f"{pod.name}@{pod.bridge}"
+            host.ifaces[name] = Iface(host.id, name, mac, (pod.ip,), sw, pod=pid, span=pod.span)
+            self.pods[pid] = PodInfo(node.name, pod, host.id, name)
+            return
+        st = Stack(id=pid, kind="pod", os=node.os, node=node.name, forwarding=False)
+        st.ifaces["eth0"] = Iface(pid, "eth0", mac, (pod.ip,), sw, pod=pid, span=pod.span)
+        routes = pod.routes
+        if not routes:
+            gw = next((b.ip for b in node.bridges if b.name == pod.bridge and b.ip), None)
+            if gw is not None and gw.ip != pod.ip.ip:
+                routes = (Route(prefix=IPv4Network("0.0.0.0/0"), via=gw.ip, span=pod.span),)
+        st.routes = _effective_routes(st, routes)
+        self.stacks[pid] = st
+        self.pods[pid] = PodInfo(node.name, pod, pid, "eth0")
+
+    # --------------------------------------------------------------- queries
+
+    def stack_of_pod(self, pod_id: str) -> Stack:
+        return self.stacks[self.pods[pod_id].stack]
+
+    @cached_property
+    def owners(self) -> dict[IPv4Address, list[Iface]]:
+        """Every address of every stack, to the interfaces that hold it."""
+        out: dict[IPv4Address, list[Iface]] = {}
+        for st in self.stacks.values():
+            for i in st.ifaces.values():
+                for a in i.addrs:
+                    out.setdefault(a.ip, []).append(i)
+        return out
+
+    def external_owner(self, ip: IPv4Address) -> str | None:
+        """The external that owns ``ip``: longest prefix, if no stack owns it."""
+        if ip in self.owners:
+            return None
+        best = None
+        for e in self.spec.externals:
+            if ip in e.prefix and (best is None or e.prefix.prefixlen > best.prefix.prefixlen):
+                best = e
+        return best.name if best else None
+
+    @cached_property
+    def external_exclusions(self) -> dict[str, tuple[IPv4Network, ...]]:
+        """For each external, the more specific externals carved out of it."""
+        return {
+            e.name: tuple(
+                o.prefix
+                for o in self.spec.externals
+                if o is not e and o.prefix.subnet_of(e.prefix) and o.prefix.prefixlen > e.prefix.prefixlen
+            )
+            for e in self.spec.externals
+        }
+
+    @cached_property
+    def domains(self) -> dict[str, int]:
+        """Switch -> L2 domain number (connected through uplinks)."""
+        out: dict[str, int] = {}
+        for n, comp in enumerate(nx.connected_components(self.switch_graph)):
+            for sw in comp:
+                out[sw] = n
+        return out
+
+    @cached_property
+    def ifaces_by_domain(self) -> dict[int, list[Iface]]:
+        out: dict[int, list[Iface]] = {}
+        for st in self.stacks.values():
+            for i in st.ifaces.values():
+                if i.switch is not None:
+                    out.setdefault(self.domains[i.switch], []).append(i)
+        return out
+
+    def _l2_path(self, a: str, b: str) -> tuple[str, ...]:
+        if a == b:
+            return (a,)
+        return tuple(nx.shortest_path(self.switch_graph, a, b))
+
+    def _blocked(self, sender: Iface, receiver: Iface) -> bool:
+        """Port isolation and macvlan's parent/child wall."""
+        if sender.switch == receiver.switch and sender.switch in self.isolated_switches:
+            if sender.pod is not None and receiver.pod is not None:
+                return True
+        for a, b in ((sender, receiver), (receiver, sender)):
+            if a.switch and self.switch_kind.get(a.switch) is BridgeKind.MACVLAN:
+                parent = self.uplink_of.get(a.switch)
+                if parent is not None and b.stack == parent.stack:
+                    return True
+        return False
+
+    def _visible(self, sender: Iface, receiver: Iface) -> tuple[str, str, tuple[str, ...]]:
+        """(MAC the sender sees for receiver, source MAC the receiver sees, notes).
+
+        An HNS l2bridge shows every port behind its uplink with the uplink
+        NIC's MAC, in both directions (CNI-SEMANTICS §1(b)).
+        """
+        assert sender.switch and receiver.switch
+        path = self._l2_path(sender.switch, receiver.switch)
+        seen_dst, seen_src, notes = receiver.mac, sender.mac, []
+        if sender.switch != receiver.switch:
+            if self.switch_kind.get(sender.switch) is BridgeKind.L2BRIDGE:
+                nic = self.uplink_of.get(sender.switch)
+                if nic is not None and nic is not sender:
+                    seen_src = nic.mac
+                    notes.append(f"{switch_name(sender.switch)} uplink rewrites source MAC to {nic.mac}")
+            if self.switch_kind.get(receiver.switch) is BridgeKind.L2BRIDGE:
+                nic = self.uplink_of.get(receiver.switch)
+                if nic is not None and nic is not receiver:
+                    seen_dst = nic.mac
+                    notes.append(
+                        f"{switch_name(receiver.switch)} uplink rewrites destination MAC to {receiver.mac}"
+                    )
+        del path
+        return seen_dst, seen_src, tuple(notes)
+
+    def l2_peers(self, sender: Iface) -> list[Iface]:
+        """Interfaces a frame from ``sender`` can reach at L2."""
+        if sender.switch is None:
+            return []
+        dom = self.domains[sender.switch]
+        return [
+            i
+            for i in self.ifaces_by_domain.get(dom, [])
+            if i is not sender and not self._blocked(sender, i)
+        ]
+
+    def arp(self, sender: Iface, target: IPv4Address) -> list[tuple[Iface, str, Span]]:
+        """Who answers ARP for ``target`` asked on ``sender``'s L2, and with which MAC.
+
+        The owner of the address answers; on Linux any interface of a stack
+        answers for any local address of that stack (arp_ignore=0), on Windows
+        only the interface that holds it. A ``proxy-arp IF`` stack answers on
+        IF for addresses it routes out of another interface.
+        """
+        out: list[tuple[Iface, str, Span]] = []
+        for peer in self.l2_peers(sender):
+            st = self.stacks[peer.stack]
+            answers = any(a.ip == target for a in peer.addrs)
+            span = peer.span
+            if not answers and st.os is OS.LINUX and st.kind != "gateway" and target in st.local_addrs:
+                # arp_ignore=0, but only when the address is not on another
+                # interface of this same L2 (that one answers for itself)
+                holder = st.owner_iface(target)
+                answers = holder is not None and holder.switch != peer.switch
+            if not answers and peer.name in st.proxy_arp:
+                r = self.lookup(st, target)
+                if r is not None and r.dev != peer.name:
+                    answers = True
+            if answers:
+                seen, _, _ = self._visible(sender, peer)
+                out.append((peer, seen, span))
+        return out
+
+    def l2_deliver(self, sender: Iface, dmac: str, dst_ip: IPv4Address) -> list[L2Delivery]:
+        """Where a frame sent on ``sender`` to ``dmac`` arrives, with its MACs."""
+        exact: list[L2Delivery] = []
+        rewritten: list[L2Delivery] = []
+        for peer in self.l2_peers(sender):
+            seen_dst, seen_src, notes = self._visible(sender, peer)
+            if seen_dst != dmac:
+                continue
+            assert sender.switch and peer.switch
+            d = L2Delivery(peer, seen_src, peer.mac, self._l2_path(sender.switch, peer.switch), notes)
+            if seen_dst == peer.mac:
+                exact.append(d)
+            elif any(a.ip == dst_ip for a in peer.addrs):
+                rewritten.append(d)  # demultiplexed by IP behind an l2bridge uplink
+        return rewritten or exact
+
+    def lookup(self, st: Stack, dst: IPv4Address) -> EffRoute | None:
+        """Longest-prefix match; ties to the connected route, then the first written."""
+        for r in st.routes:
+            if dst in r.prefix:
+                return r
+        return None
+
+    def policy_nodes(self) -> set[str]:
+        return {s.id for s in self.stacks.values() if s.kind == "node" and s.enforce_policy}
+
+
+def _effective_routes(st: Stack, written: tuple[Route, ...]) -> list[EffRoute]:
+    connected: list[EffRoute] = []
+    for i in st.ifaces.values():
+        for a in i.addrs:
+            if a.network.prefixlen < 32:
+                connected.append(EffRoute(a.network, i.name, None, True, NOWHERE))
+    explicit: list[EffRoute] = []
+    for r in written:
+        dev = r.dev
+        if dev is None and r.via is not None:
+            dev = next(
+                (c.dev for c in connected if r.via in c.prefix),
+                next((e.dev for e in explicit if r.via in e.prefix and e.via is None), None),
+            )
+        if dev is None:
+            continue  # validation reports it; nothing to route through
+        explicit.append(EffRoute(r.prefix, dev, r.via, False, r.span))
+    ordered = connected + explicit  # stable: connected first among equals
+    return sorted(ordered, key=lambda r: -r.prefix.prefixlen)

@@ -1,0 +1,185 @@
+"""Kubernetes NetworkPolicy, as l2l3 evaluates it.
+
+A pod selected by no policy of a direction allows everything in that
+direction; once selected, it allows only the union of the rules of the
+policies that select it. Policies act only where the pod's node enforces
+them (``enforce-policy on``, set by the calico, antrea and kindnet profiles).
+
+Where: once per packet, at delivery. The sender's egress rules are matched
+against the destination as delivered (after Service DNAT), the receiver's
+ingress rules against the source address as it arrives (after any SNAT on
+the way, as the receiving node's dataplane sees it). Host-network pods are
+never selected (Kubernetes leaves them out of pod selectors).
+
+This module compiles rules to :class:`PeerSet` and :class:`PortSet` facts that
+both engines read; each engine evaluates them its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING
+
+from l2l3.model.types import (
+    AnyPeer,
+    CidrPeer,
+    Labels,
+    NamespacePeer,
+    Pod,
+    PodPeer,
+    Policy,
+    PolicyRule,
+    PortSpec,
+    Proto,
+    Span,
+    StackMode,
+)
+
+if TYPE_CHECKING:
+    from l2l3.model.network import Network, PodInfo
+    from l2l3.model.packet import Packet
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSet:
+    """The addresses a rule's peers stand for.
+
+    ``any`` is all addresses; otherwise the union of ``ips`` and of each
+    (cidr, exceptions) block.
+    """
+
+    any: bool = False
+    ips: frozenset[IPv4Address] = frozenset()
+    blocks: tuple[tuple[IPv4Network, tuple[IPv4Network, ...]], ...] = ()
+
+    def contains(self, ip: IPv4Address) -> bool:
+        if self.any or ip in self.ips:
+            return True
+        return any(ip in c and not any(ip in e for e in ex) for c, ex in self.blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    peers: PeerSet
+    ports: tuple[PortSpec, ...]  # empty: every port and protocol
+    policy: Policy
+    span: Span
+
+    def matches(self, ip: IPv4Address, proto: Proto, dport: int) -> bool:
+        return self.peers.contains(ip) and ports_match(self.ports, proto, dport)
+
+
+def ports_match(ports: tuple[PortSpec, ...], proto: Proto, dport: int) -> bool:
+    if not ports:
+        return True
+    return any(
+        ps.proto == proto and (ps.port is None or (proto != Proto.ICMP and ps.port == dport))
+        for ps in ports
+    )
+
+
+def labels_match(selector: Labels, pod: Pod) -> bool:
+    have = dict(pod.labels)
+    return all(have.get(k) == v for k, v in selector)
+
+
+def _pods_matching(net: Network, namespace: str | None, selector: Labels) -> frozenset[IPv4Address]:
+    return frozenset(
+        info.pod.ip.ip
+        for info in net.pods.values()
+        if info.pod.ip is not None
+        and info.pod.mode is not StackMode.HOST_NETWORK
+        and (namespace is None or info.pod.namespace == namespace)
+        and labels_match(selector, info.pod)
+    )
+
+
+def compile_peers(net: Network, rule: PolicyRule, policy: Policy) -> PeerSet:
+    if not rule.peers or any(isinstance(p, AnyPeer) for p in rule.peers):
+        return PeerSet(any=True)
+    ips: set[IPv4Address] = set()
+    blocks: list[tuple[IPv4Network, tuple[IPv4Network, ...]]] = []
+    for peer in rule.peers:
+        if isinstance(peer, PodPeer):
+            ips |= _pods_matching(net, peer.namespace or policy.namespace, peer.labels)
+        elif isinstance(peer, NamespacePeer):
+            ips |= _pods_matching(net, peer.namespace, peer.labels)
+        elif isinstance(peer, CidrPeer):
+            blocks.append((peer.cidr, peer.exceptions))
+    return PeerSet(ips=frozenset(ips), blocks=tuple(blocks))
+
+
+def governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
+    """The allow rules for ``info`` in ``direction``; None when nothing restricts it."""
+    if info.pod.mode is StackMode.HOST_NETWORK:
+        return None
+    if not net.stacks[info.node].enforce_policy:
+        return None
+    selecting = [
+        p
+        for p in net.policies
+        if p.namespace == info.pod.namespace
+        and direction in p.directions
+        and labels_match(p.select, info.pod)
+    ]
+    if not selecting:
+        return None
+    out: list[CompiledRule] = []
+    for p in selecting:
+        for r in p.ingress if direction == "ingress" else p.egress:
+            out.append(CompiledRule(compile_peers(net, r, p), r.ports, p, r.span or p.span))
+    return out
+
+
+def policy_verdict(
+    net: Network, sender: PodInfo | None, receiver: PodInfo | None, pkt: Packet
+) -> tuple[bool, str, Span | None]:
+    """Whether policies let ``pkt`` (as delivered) pass; the reason if not."""
+    if sender is not None:
+        rules = governing_rules(net, sender, "egress")
+        if rules is not None and not any(r.matches(pkt.dst, pkt.proto, pkt.dport) for r in rules):
+            names = ", ".join(sorted({_name(r.policy) for r in rules} or _selecting(net, sender, "egress")))
+            return False, f"egress of {sender.id} denied by policy ({names})", _first_span(net, sender, "egress")
+    if receiver is not None:
+        rules = governing_rules(net, receiver, "ingress")
+        if rules is not None and not any(r.matches(pkt.src, pkt.proto, pkt.dport) for r in rules):
+            names = ", ".join(sorted(_selecting(net, receiver, "ingress")))
+            return False, f"ingress of {receiver.id} denied by policy ({names})", _first_span(net, receiver, "ingress")
+    return True, "", None
+
+
+def _name(p: Policy) -> str:
+    return f"{p.namespace}/{p.name}"
+
+
+def _selecting(net: Network, info: PodInfo, direction: str) -> set[str]:
+    return {
+        _name(p)
+        for p in net.policies
+        if p.namespace == info.pod.namespace and direction in p.directions and labels_match(p.select, info.pod)
+    }
+
+
+def _first_span(net: Network, info: PodInfo, direction: str) -> Span | None:
+    for p in net.policies:
+        if p.namespace == info.pod.namespace and direction in p.directions and labels_match(p.select, info.pod):
+            return p.span
+    return None
+
+
+def unenforced_policies(net: Network) -> list[tuple[Policy, list[str]]]:
+    """Policies that select pods only on nodes that do not enforce policy."""
+    out: list[tuple[Policy, list[str]]] = []
+    for p in net.policies:
+        selected = [
+            info
+            for info in net.pods.values()
+            if info.pod.namespace == p.namespace
+            and labels_match(p.select, info.pod)
+            and info.pod.mode is not StackMode.HOST_NETWORK
+        ]
+        lax = [i for i in selected if not net.stacks[i.node].enforce_policy]
+        if lax:
+            out.append((p, [i.id for i in lax]))
+    return out

@@ -1,0 +1,545 @@
+"""The spec as data: frozen types for every statement of the language.
+
+These types are what the DSL produces and what the rest of l2l3 consumes.
+They describe *what was written*, normalised (addresses are ``ipaddress``
+objects, MACs are lower-case colon form) but not yet cross-referenced; the
+derived view used for forwarding lives in :mod:`l2l3.model.network`.
+
+Every object carries a :class:`Span` so that verdicts, hops and errors can
+cite the spec line that produced them. Spans never take part in equality,
+so a spec rendered and parsed again compares equal to the original.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a statement was written: file, 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+#: The span of facts that no spec line states (connected routes, defaults).
+NOWHERE = Span("<implicit>", 0, 0)
+
+
+def _span() -> Span:
+    return field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
+
+
+class OS(enum.Enum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+
+
+class BridgeKind(enum.Enum):
+    LINUX = "linux"
+    # Linux bridge: L2 by destination MAC among its ports.
+    L2BRIDGE = "l2bridge"
+    # Windows HNS L2Bridge vSwitch: MAC rewrite to the host NIC's on the uplink.
+    OVS = "ovs"
+    # Open vSwitch bridge as Antrea uses it: L2 within the node.
+    VETH = "veth"
+    # Extension: a veth pair seen as a two-port link. The bridge's name is the
+    # host end (an interface of the node stack, with the bridge's ip and mac);
+    # the one pod on it holds the other end (ptp, kindnet, Calico's cali*).
+    MACVLAN = "macvlan"
+    # Extension: macvlan children of the uplink NIC, in bridge mode. The pods
+    # sit on the uplink's segment with their own MACs; the host stack cannot
+    # exchange frames with its own children (kernel behaviour).
+
+
+class StackMode(enum.Enum):
+    NETNS = "netns"
+    # The pod has a private stack (Linux netns / Windows compartment).
+    NO_NETNS = "no-netns"
+    # The pod has an endpoint, but its address joins the node's stack.
+    HOST_NETWORK = "host-network"
+    # The pod has no endpoint: it is a process of the node's stack.
+
+
+class Proto(enum.IntEnum):
+    ICMP = 1
+    TCP = 6
+    UDP = 17
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Action(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+# --------------------------------------------------------------------------
+# Primitives
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Segment:
+    """An L2 broadcast domain between nodes (the underlay LAN)."""
+
+    name: str
+    prefix: IPv4Network
+    gateway: IPv4Address | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class External:
+    """Hosts beyond a segment's gateway; owns the addresses nothing else owns."""
+
+    name: str
+    prefix: IPv4Network
+    via: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Nic:
+    name: str
+    ip: IPv4Interface
+    mac: str | None = None
+    segment: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bridge:
+    name: str
+    kind: BridgeKind
+    ip: IPv4Interface | None = None
+    mac: str | None = None
+    uplink: str | None = None
+    hairpin: bool = False
+    isolated_ports: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """``route CIDR via IP [dev IF] [onlink]`` or ``route CIDR dev IF``."""
+
+    prefix: IPv4Network
+    via: IPv4Address | None = None
+    dev: str | None = None
+    onlink: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceNat:
+    """``masquerade from …`` (``to`` is None) or ``snat from … to IP``."""
+
+    source: IPv4Network
+    to: IPv4Address | None = None
+    exceptions: tuple[IPv4Network, ...] = ()
+    out: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundNat:
+    """Windows HNS OutBoundNAT on every endpoint of a bridge."""
+
+    bridge: str
+    exceptions: tuple[IPv4Network, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backend:
+    ip: IPv4Address
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dnat:
+    """``dnat IP [tcp|udp] [port N] to IP[:PORT], …``: a Service VIP."""
+
+    vip: IPv4Address
+    proto: Proto | None = None
+    port: int | None = None
+    backends: tuple[Backend, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteToHost:
+    """HNS ROUTE policy with NeedEncap: endpoint traffic to prefix goes to the host."""
+
+    bridge: str
+    prefix: IPv4Network
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vxlan:
+    name: str
+    vni: int
+    port: int = 8472
+    local: IPv4Address
+    mac: str | None = None
+    ip: IPv4Interface | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fdb:
+    mac: str
+    dst: IPv4Address
+    dev: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Neighbor:
+    ip: IPv4Address
+    mac: str
+    dev: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyArp:
+    dev: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filter:
+    """An ordered FORWARD/INPUT rule of the node stack; first match wins."""
+
+    action: Action
+    in_dev: str | None = None
+    out_dev: str | None = None
+    source: IPv4Network | None = None
+    dest: IPv4Network | None = None
+    proto: Proto | None = None
+    port: int | None = None
+    span: Span = _span()
+
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pod:
+    """A pod. ``ip``/``bridge`` are None for host-network pods.
+
+    ``ip`` may lack a prefix length under a profile (written ``ip 10.244.1.5``);
+    the DSL then stores a /32 and sets ``ip_has_prefix`` False so that the
+    profile expansion can apply the node subnet's length.
+    """
+
+    name: str
+    ip: IPv4Interface | None = None
+    ip_has_prefix: bool = True
+    mac: str | None = None
+    bridge: str | None = None
+    mode: StackMode = StackMode.NETNS
+    namespace: str = "default"
+    labels: Labels = ()
+    routes: tuple[Route, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    """A host. Statement lists keep the order in which they were written."""
+
+    name: str
+    os: OS
+    nics: tuple[Nic, ...] = ()
+    bridges: tuple[Bridge, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    routes: tuple[Route, ...] = ()
+    snats: tuple[SourceNat, ...] = ()
+    outbound_nats: tuple[OutboundNat, ...] = ()
+    dnats: tuple[Dnat, ...] = ()
+    routes_to_host: tuple[RouteToHost, ...] = ()
+    vxlans: tuple[Vxlan, ...] = ()
+    fdbs: tuple[Fdb, ...] = ()
+    neighbors: tuple[Neighbor, ...] = ()
+    proxy_arps: tuple[ProxyArp, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    forwarding: bool = True
+    enforce_policy: bool = False
+    # The CNI profile that produced this node, for messages only.
+    cni: str | None = field(default=None, compare=False)
+    # Shorthand of section 2: ``node NAME OS ip IP on SEGMENT subnet CIDR``.
+    ip: IPv4Address | None = None
+    segment: str | None = None
+    subnet: IPv4Network | None = None
+    span: Span = _span()
+
+
+# --------------------------------------------------------------------------
+# Profiles
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cluster:
+    """``cluster NAME { pod-cidr …; service-cidr …; cni PROFILE [OPTION …] }``.
+
+    ``cni`` holds the profile words, e.g. ``("flannel", "host-gw")`` or
+    ``("bridge",)``; ``options`` holds ``KEY VALUE`` settings such as
+    ``ipmasq on`` (stored as ``("ipmasq", "on")``).
+    """
+
+    name: str
+    pod_cidr: IPv4Network | None = None
+    service_cidr: IPv4Network | None = None
+    cni: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    span: Span = _span()
+
+
+# --------------------------------------------------------------------------
+# Policies
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodPeer:
+    """``pods K=V,…`` — pods of the policy's namespace (or ``namespace``)."""
+
+    labels: Labels = ()
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamespacePeer:
+    """``namespace NS [pods K=V,…]``."""
+
+    namespace: str
+    labels: Labels = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CidrPeer:
+    cidr: IPv4Network
+    exceptions: tuple[IPv4Network, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyPeer:
+    """``all`` — or a rule written with no peer."""
+
+
+Peer = PodPeer | NamespacePeer | CidrPeer | AnyPeer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortSpec:
+    proto: Proto
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRule:
+    """One ``ingress`` or ``egress`` rule: any peer AND any port spec."""
+
+    peers: tuple[Peer, ...] = ()
+    ports: tuple[PortSpec, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """A Kubernetes NetworkPolicy.
+
+    ``types`` is the set of directions the policy isolates. When not written
+    it is, as in Kubernetes, ingress always plus egress if any egress rule.
+    """
+
+    name: str
+    namespace: str
+    select: Labels = ()
+    ingress: tuple[PolicyRule, ...] = ()
+    egress: tuple[PolicyRule, ...] = ()
+    types: frozenset[str] | None = None
+    span: Span = _span()
+
+    @property
+    def directions(self) -> frozenset[str]:
+        if self.types is not None:
+            return self.types
+        return frozenset({"ingress"} | ({"egress"} if self.egress else set()))
+
+
+# --------------------------------------------------------------------------
+# Checks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodRef:
+    node: str
+    pod: str
+
+    def __str__(self) -> str:
+        return f"{self.node}/{self.pod}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRef:
+    node: str
+
+    def __str__(self) -> str:
+        return f"node {self.node}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamespaceRef:
+    namespace: str
+
+    def __str__(self) -> str:
+        return f"namespace {self.namespace}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelRef:
+    labels: Labels
+
+    def __str__(self) -> str:
+        return "pods " + ",".join(f"{k}={v}" for k, v in self.labels)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExternalRef:
+    name: str
+
+    def __str__(self) -> str:
+        return f"external {self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressRef:
+    """An address literal; a prefix stands for "some address of it"."""
+
+    prefix: IPv4Network
+
+    def __str__(self) -> str:
+        if self.prefix.prefixlen == 32:
+            return str(self.prefix.network_address)
+        return str(self.prefix)
+
+
+EndpointRef = PodRef | NodeRef | NamespaceRef | LabelRef | ExternalRef | AddressRef
+
+
+class NatMode(enum.Enum):
+    ANY = "any"
+    WITH = "with nat"
+    WITHOUT = "without nat"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Headers:
+    """The header constraints a query places on the packet sent."""
+
+    proto: Proto | None = None
+    port: int | None = None
+
+    def __str__(self) -> str:
+        parts = [str(self.proto)] if self.proto else []
+        if self.port is not None:
+            parts.append(f"port {self.port}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reach:
+    """``[no] reach A -> B [proto] [port N] [via mac] [with nat|without nat]``."""
+
+    src: EndpointRef
+    dst: EndpointRef
+    negated: bool = False
+    headers: Headers = Headers()
+    via_mac: bool = False
+    nat: NatMode = NatMode.ANY
+
+    def __str__(self) -> str:
+        words = ["no reach" if self.negated else "reach", str(self.src), "->", str(self.dst)]
+        if str(self.headers):
+            words.append(str(self.headers))
+        if self.via_mac:
+            words.append("via mac")
+        if self.nat is not NatMode.ANY:
+            words.append(self.nat.value)
+        return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Isolated:
+    a: EndpointRef
+    b: EndpointRef
+    headers: Headers = Headers()
+
+    def __str__(self) -> str:
+        tail = f" {self.headers}" if str(self.headers) else ""
+        return f"isolated {self.a} <-> {self.b}{tail}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NatAs:
+    src: EndpointRef
+    dst: EndpointRef
+    ip: IPv4Address
+    headers: Headers = Headers()
+
+    def __str__(self) -> str:
+        tail = f" {self.headers}" if str(self.headers) else ""
+        return f"nat {self.src} -> {self.dst}{tail} as {self.ip}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetnsIsolation:
+    node: str | None = None
+
+    def __str__(self) -> str:
+        return "netns-isolation" + (f" on {self.node}" if self.node else "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoLoops:
+    def __str__(self) -> str:
+        return "no loops"
+
+
+Query = Reach | Isolated | NatAs | NetnsIsolation | NoLoops
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    name: str
+    query: Query
+    span: Span = _span()
+
+
+# --------------------------------------------------------------------------
+# A whole spec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """Everything one file says, in the order written."""
+
+    file: str = "<spec>"
+    cluster: Cluster | None = None
+    segments: tuple[Segment, ...] = ()
+    externals: tuple[External, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    checks: tuple[Check, ...] = ()
+    source: str = field(default="", compare=False, repr=False)
