@@ -123,6 +123,16 @@ def _reach_goal(dst: Endpoint, q: Reach | NatAs, extra_src: IPv4Address | None =
     return _Goal(leaf, trace)
 
 
+def _any_goal(goals: list[_Goal]) -> _Goal:
+    """Met when any of ``goals`` is: the disjunction, leaf by leaf."""
+
+    def leaf(lf: Leaf) -> Bool | None:
+        conds = [c for c in (g.leaf(lf) for g in goals) if c is not None]
+        return z3.Or(conds) if conds else None
+
+    return _Goal(leaf, lambda t: any(g.trace(t) for g in goals))
+
+
 class Checker:
     """Evaluates queries over one network, reusing one solver."""
 
@@ -251,17 +261,24 @@ class Checker:
         srcs = resolve(self.net, q.src)
         dsts = as_destination(self.net, q.dst)
         n = 0
+        cons = _header_constraints(self.engine, q.headers)
         for s in srcs:
-            for d in dsts:
-                if s.same_as(d):
+            targets = [d for d in dsts if not s.same_as(d)]
+            n += len(targets)
+            if not targets:
+                continue
+            # one search per source, towards every destination at once
+            # (an address literal constrains the packet, so it goes alone)
+            groups = [[d] for d in targets if d.prefix is not None] + [
+                [d for d in targets if d.prefix is None]
+            ]
+            for group in groups:
+                if not group:
                     continue
-                n += 1
-                t = self._search(
-                    s, _reach_goal(d, q), _header_constraints(self.engine, q.headers) + self._dst_constraints(d)
-                )
+                t = self._search(s, _any_goal([_reach_goal(d, q) for d in group]), cons + self._dst_constraints(group[0]))
                 if t is not None:
                     return CheckResult(
-                        q, Verdict.VIOLATED, f"{s.label} reaches {d.label}", witness=t, pairs=n
+                        q, Verdict.VIOLATED, f"{s.label} reaches {t.delivered_to}", witness=t, pairs=n
                     )
         return CheckResult(q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n)
 

@@ -278,6 +278,9 @@ class Network:
 
     # --------------------------------------------------------------- queries
 
+    def spec_node(self, name: str) -> Node:
+        return next(n for n in self.spec.nodes if n.name == name)
+
     def stack_of_pod(self, pod_id: str) -> Stack:
         return self.stacks[self.pods[pod_id].stack]
 

@@ -1,0 +1,168 @@
+"""The public Python API: load a spec, check it, ask questions, trace packets.
+
+>>> import l2l3
+>>> spec = l2l3.loads('''
+... segment lan 10.0.0.0/24
+... node a linux {
+...     nic eth0 ip 10.0.0.1/24 on lan
+... }
+... node b linux {
+...     nic eth0 ip 10.0.0.2/24 on lan
+... }
+... check ab: reach node a -> node b via mac
+... ''')
+>>> [r.status.value for r in l2l3.check(spec).results]
+['holds']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, ip_address
+from pathlib import Path
+
+from l2l3.check import Checker, CheckResult, Verdict
+from l2l3.errors import Diagnostic, QueryError
+from l2l3.model.network import Network
+from l2l3.model.packet import Packet, Trace
+from l2l3.model.policy import unenforced_policies
+from l2l3.model.simulate import Origin, simulate
+from l2l3.model.types import Proto, Query, Spec
+from l2l3.solver.endpoints import resolve
+
+__all__ = [
+    "CheckResult",
+    "Network",
+    "Report",
+    "Verdict",
+    "check",
+    "evaluate",
+    "load",
+    "loads",
+    "parse_endpoint",
+    "parse_query",
+    "policy_warnings",
+    "trace",
+]
+
+
+def loads(text: str, file: str = "<spec>") -> Spec:
+    """Parse, expand profiles and validate a spec; raises SpecError."""
+    from l2l3.dsl import parse
+
+    return parse(text, file)
+
+
+def load(path: str | Path) -> Spec:
+    """Read a ``.l2l3`` file; raises SpecError (also for unreadable files)."""
+    from l2l3.dsl import load as dsl_load
+
+    return dsl_load(str(path))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The results of every check of one spec, plus its warnings."""
+
+    spec: Spec
+    results: tuple[CheckResult, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def count(self, v: Verdict) -> int:
+        return sum(1 for r in self.results if r.status is v)
+
+    @property
+    def exit_status(self) -> int:
+        if self.count(Verdict.VIOLATED):
+            return 1
+        if self.count(Verdict.UNKNOWN):
+            return 3
+        return 0
+
+
+def policy_warnings(net: Network) -> list[str]:
+    """A line per policy that selects pods on nodes whose CNI does not enforce it."""
+    out = []
+    for pol, pods in unenforced_policies(net):
+        cnis = sorted({net.spec_node(p.split("/")[0]).cni or "no policy engine" for p in pods})
+        where = f"{pol.span.file}:{pol.span.line}: " if pol.span.line else ""
+        out.append(
+            f"{where}warning: policy {pol.namespace}/{pol.name} is not enforced on "
+            f"{', '.join(pods)} ({', '.join(cnis)} does not enforce NetworkPolicy); "
+            "l2l3 reasons as that dataplane behaves and ignores it there"
+        )
+    return out
+
+
+def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None) -> Report:
+    """Run every ``check`` of the spec."""
+    net = Network(spec)
+    checker = Checker(net)
+    results = []
+    for c in spec.checks:
+        r = checker.evaluate(c.query)
+        results.append(
+            CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings)
+        )
+    warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)
+    return Report(spec, tuple(results), tuple(warnings))
+
+
+def evaluate(net: Network, query: Query | str) -> CheckResult:
+    """Answer one query (a model object or its text, e.g. ``"reach a/x -> b/y"``)."""
+    q = parse_query(query) if isinstance(query, str) else query
+    return Checker(net).evaluate(q)
+
+
+def parse_query(text: str) -> Query:
+    """The query of ``text`` as written after ``check NAME:`` in a spec."""
+    from l2l3.dsl import parse
+
+    try:
+        spec = parse(f"check q: {text}\n", "<query>", expand=False, validate=False)  # type: ignore[call-arg]
+    except TypeError:  # a DSL without the validate switch
+        spec = parse(f"check q: {text}\n", "<query>", expand=False)
+    if len(spec.checks) != 1:
+        raise QueryError(f"not one query: {text!r}")
+    return spec.checks[0].query
+
+
+def parse_endpoint(text: str):  # type: ignore[no-untyped-def]
+    """An endpoint as written in checks (``node/pod``, ``node N``, ``external E``, an address)."""
+    q = parse_query(f"reach {text} -> 0.0.0.0/0")
+    return q.src  # type: ignore[union-attr]
+
+
+def trace(
+    net: Network,
+    src: str,
+    dst: IPv4Address | str,
+    proto: Proto = Proto.ICMP,
+    dport: int = 0,
+    *,
+    sport: int | None = None,
+) -> list[Trace]:
+    """The fate of one concrete packet from ``src`` to ``dst`` (one trace per outcome)."""
+    ends = resolve(net, parse_endpoint(src))
+    if len(ends) != 1:
+        raise QueryError(f"{src!r} names {len(ends)} senders; trace takes one")
+    e = ends[0]
+    dst_ip = ip_address(str(dst))
+    if not isinstance(dst_ip, IPv4Address):
+        raise QueryError("l2l3 models IPv4 only")
+    s = e.src
+    if s is None and e.stack is not None:
+        st = net.stacks[e.stack]
+        r = net.lookup(st, dst_ip)
+        s = st.primary_addr(r.dev) if r is not None else st.primary_addr(next(iter(st.ifaces), ""))
+    if s is None and e.external is not None:
+        ext = net.externals[e.external]
+        s = next((a for a in ext.prefix if net.external_owner(a) == ext.name), ext.prefix.network_address)
+    if s is None:
+        raise QueryError(f"{src!r} has no address to send from")
+    if proto == Proto.ICMP:
+        dport, sp = 0, 0
+    else:
+        sp = 40000 if sport is None else sport
+    pkt = Packet(src=s, dst=dst_ip, proto=proto, sport=sp, dport=dport)
+    return simulate(net, Origin(stack=e.stack, pod=e.pod, external=e.external), pkt)

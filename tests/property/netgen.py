@@ -1,0 +1,173 @@
+"""Hypothesis strategies for small random networks built from the model types.
+
+Addresses come from a small plan so that a finite header domain covers every
+behaviour: node NICs 10.0.0.N on segment ``lan``, node N's pod subnet
+10.1.N.0/24 with the bridge at .1 and pods from .2, Service VIPs 10.96.0.N.
+:func:`header_domain` lists one packet per class a spec can tell apart.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from hypothesis import strategies as st
+
+from l2l3.model.network import Network
+from l2l3.model.types import (
+    OS,
+    Action,
+    Backend,
+    Bridge,
+    BridgeKind,
+    Dnat,
+    External,
+    Filter,
+    Nic,
+    Node,
+    Pod,
+    Proto,
+    Route,
+    Segment,
+    SourceNat,
+    Spec,
+    StackMode,
+)
+
+A = IPv4Address
+N = IPv4Network
+PORTS = (80, 443)
+
+
+def _pod_subnet(i: int) -> IPv4Network:
+    return N(f"10.1.{i}.0/24")
+
+
+@st.composite
+def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
+    n_nodes = draw(st.integers(1, max_nodes))
+    gateway = draw(st.booleans())
+    seg = Segment(name="lan", prefix=N("10.0.0.0/24"), gateway=A("10.0.0.254") if gateway else None)
+    externals = (External(name="net", prefix=N("0.0.0.0/0"), via="lan"),) if gateway else ()
+    nodes = []
+    pod_ips: list[IPv4Address] = []
+    for i in range(1, n_nodes + 1):
+        n_pods = draw(st.integers(0, max_pods))
+        kind = draw(st.sampled_from([BridgeKind.LINUX, BridgeKind.LINUX, BridgeKind.VETH]))
+        bridge_ip = draw(st.booleans()) or kind is BridgeKind.LINUX
+        isolated = draw(st.booleans()) if kind is BridgeKind.LINUX else False
+        br = Bridge(
+            name="br0",
+            kind=BridgeKind.LINUX if kind is BridgeKind.VETH and n_pods > 1 else kind,
+            ip=IPv4Interface(f"10.1.{i}.1/24") if bridge_ip else None,
+            isolated_ports=isolated,
+        )
+        pods = []
+        for j in range(n_pods):
+            ip = A(f"10.1.{i}.{j + 2}")
+            pod_ips.append(ip)
+            mode = draw(st.sampled_from([StackMode.NETNS, StackMode.NETNS, StackMode.NETNS, StackMode.NO_NETNS]))
+            pods.append(Pod(name=f"p{j}", ip=IPv4Interface(f"{ip}/24"), bridge="br0", mode=mode))
+        routes = []
+        for k in range(1, n_nodes + 1):
+            if k == i:
+                continue
+            choice = draw(st.sampled_from(["right", "right", "none", "wrong"]))
+            if choice == "right":
+                routes.append(Route(prefix=_pod_subnet(k), via=A(f"10.0.0.{k}"), dev="eth0"))
+            elif choice == "wrong":
+                routes.append(Route(prefix=_pod_subnet(k), via=A(f"10.0.0.{draw(st.integers(1, n_nodes))}"), dev="eth0"))
+        if gateway and draw(st.booleans()):
+            routes.append(Route(prefix=N("0.0.0.0/0"), via=A("10.0.0.254"), dev="eth0"))
+        snats = []
+        if draw(st.booleans()):
+            exc = draw(st.lists(st.sampled_from([N("10.1.0.0/16"), _pod_subnet(i), N("10.0.0.0/24")]), max_size=2, unique=True))
+            out = draw(st.sampled_from([None, "eth0"]))
+            snats.append(SourceNat(source=_pod_subnet(i), exceptions=tuple(exc), out=out))
+        filters = []
+        for _ in range(draw(st.integers(0, 2))):
+            filters.append(
+                Filter(
+                    action=draw(st.sampled_from([Action.ALLOW, Action.DENY])),
+                    source=draw(st.sampled_from([None, _pod_subnet(i), N("10.1.0.0/16")])),
+                    dest=draw(st.sampled_from([None, *[_pod_subnet(k) for k in range(1, n_nodes + 1)]])),
+                    proto=draw(st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.ICMP])),
+                    port=draw(st.sampled_from([None, 80])),
+                    in_dev=draw(st.sampled_from([None, "eth0", "br0"])),
+                )
+            )
+        filters = [f if f.proto in (Proto.TCP, Proto.UDP) or f.port is None else Filter(
+            action=f.action, source=f.source, dest=f.dest, proto=Proto.TCP, port=f.port, in_dev=f.in_dev) for f in filters]
+        dnats = []
+        if pod_ips and draw(st.booleans()):
+            backs = draw(st.lists(st.sampled_from(pod_ips), min_size=1, max_size=2, unique=True))
+            port = draw(st.sampled_from([None, 80]))
+            dnats.append(
+                Dnat(
+                    vip=A(f"10.96.0.{i}"),
+                    proto=Proto.TCP if port else None,
+                    port=port,
+                    backends=tuple(Backend(ip=b, port=draw(st.sampled_from([None, 443]))) for b in backs),
+                )
+            )
+        nodes.append(
+            Node(
+                name=f"n{i}",
+                os=OS.LINUX,
+                nics=(Nic(name="eth0", ip=IPv4Interface(f"10.0.0.{i}/24"), segment="lan"),),
+                bridges=(br,),
+                pods=tuple(pods),
+                routes=tuple(routes),
+                snats=tuple(snats),
+                filters=tuple(filters),
+                dnats=tuple(dnats),
+                forwarding=draw(st.sampled_from([True, True, True, False])),
+            )
+        )
+    return Spec(segments=(seg,), externals=externals, nodes=tuple(nodes))
+
+
+def header_domain(net: Network) -> list[tuple[IPv4Address, Proto, int]]:
+    """(dst, proto, dport) covering every class of packet the network can tell apart."""
+    dsts = set(net.owners)
+    for st_ in net.stacks.values():
+        for d in st_.dnats:
+            dsts.add(d.vip)
+    dsts |= {A("10.1.1.200"), A("8.8.8.8"), A("10.0.0.200")}
+    dsts |= _region_representatives(net)
+    out = []
+    for d in sorted(dsts):
+        out.append((d, Proto.ICMP, 0))
+        for p in (Proto.TCP, Proto.UDP):
+            for port in (*PORTS, 9):
+                out.append((d, p, port))
+    return out
+
+
+def _prefixes(net: Network) -> set[IPv4Network]:
+    out: set[IPv4Network] = {N("10.1.0.0/16"), N("10.96.0.0/16")}
+    for s in net.stacks.values():
+        out |= {r.prefix for r in s.routes}
+        for r in s.snats:
+            out |= {r.source, *r.exceptions}
+        for f in s.filters:
+            out |= {p for p in (f.source, f.dest) if p is not None}
+    out |= {e.prefix for e in net.spec.externals}
+    return out
+
+
+def _region_representatives(net: Network) -> set[IPv4Address]:
+    """Addresses at the edges of every prefix and of every hole cut into one."""
+    prefixes = _prefixes(net)
+    out: set[IPv4Address] = set()
+    top = int(A("255.255.255.255"))
+    for p in prefixes:
+        lo, hi = int(p.network_address), int(p.broadcast_address)
+        out |= {A(lo), A(hi), A(min(lo + 1, top))}
+        for q in prefixes:
+            if q != p and q.subnet_of(p):
+                b, a = int(q.network_address) - 1, int(q.broadcast_address) + 1
+                if b >= lo:
+                    out.add(A(b))
+                if a <= hi:
+                    out.add(A(a))
+    return out
