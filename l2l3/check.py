@@ -33,9 +33,13 @@ from l2l3.model.types import (
     Reach,
     StackMode,
 )
-from l2l3.solver.encode import TRUE, Bool, in_prefix, ip_const, proto_is, val
+from l2l3.solver.encode import TRUE, Bool, in_prefix, ip_const, one_of, proto_is, val
 from l2l3.solver.endpoints import Endpoint, as_destination, resolve
 from l2l3.solver.engine import Engine, Found, Leaf, SolverUnknown
+
+
+#: Largest destination pre-image searched one address at a time.
+SPLIT_LIMIT = 512
 
 
 class Verdict(enum.Enum):
@@ -155,18 +159,53 @@ class Checker:
             f"at {found.leaf.to or found.leaf.at}, but the simulator gives: {fates}"
         )
 
-    def _search(self, src: Endpoint, goal: _Goal, constraints: list[Bool]) -> Trace | None:
-        found = self.engine.search(
-            stack=src.stack,
-            pod=src.pod,
-            external=src.external,
-            src=src.src,
-            constraints=constraints,
-            goal=goal.leaf,
-        )
-        if not found:
-            return None
-        return self._replay(src, found[0], goal)
+    def _preimage(self, stacks: set[str]) -> set[IPv4Address]:
+        """Destinations a packet can be sent to and end up delivered into ``stacks``.
+
+        Delivery needs the destination to be a local address of the receiver,
+        and only DNAT changes a destination; so the pre-image is those
+        addresses plus, to a fixpoint, every VIP with a backend among them.
+        """
+        addrs = {a for s in stacks for a in self.net.stacks[s].local_addrs}
+        changed = True
+        while changed:
+            changed = False
+            for st in self.net.stacks.values():
+                for d in st.dnats:
+                    if d.vip not in addrs and any(b.ip in addrs for b in d.backends):
+                        addrs.add(d.vip)
+                        changed = True
+        return addrs
+
+    def _search(
+        self, src: Endpoint, goal: _Goal, constraints: list[Bool], targets: set[str] | None = None
+    ) -> Trace | None:
+        """A replayed trace of a packet from ``src`` meeting ``goal``, or None.
+
+        With receiving stacks known, the destination can only be one of their
+        pre-image (see :meth:`_preimage`); when that set is small, the search
+        runs once per destination address, with everything else symbolic.
+        """
+        dsts: list[IPv4Address | None] = [None]
+        if targets is not None:
+            pre = self._preimage(targets)
+            if len(pre) <= SPLIT_LIMIT:
+                dsts = sorted(pre)
+            else:
+                constraints = [*constraints, one_of(self.engine.dst0, pre)]
+        for dst in dsts:
+            found = self.engine.search(
+                stack=src.stack,
+                pod=src.pod,
+                external=src.external,
+                src=src.src,
+                dst=dst,
+                constraints=constraints,
+                goal=goal.leaf,
+            )
+            if found:
+                return self._replay(src, found[0], goal)
+        return None
 
     def _probe_packet(self, src: Endpoint, dst: Endpoint, h: Headers) -> Packet | None:
         """A typical packet (to the destination's own address) for fast paths and explanations."""
@@ -237,7 +276,7 @@ class Checker:
                 t = next((x for x in simulate(self.net, _origin(s), pkt) if goal.trace(x)), None)
             if t is None:
                 t = self._search(
-                    s, goal, _header_constraints(self.engine, q.headers) + self._dst_constraints(d)
+                    s, goal, _header_constraints(self.engine, q.headers) + self._dst_constraints(d), _stack_targets([d])
                 )
             if t is None:
                 typical = self._typical_trace(s, d, q.headers)
@@ -275,7 +314,12 @@ class Checker:
             for group in groups:
                 if not group:
                     continue
-                t = self._search(s, _any_goal([_reach_goal(d, q) for d in group]), cons + self._dst_constraints(group[0]))
+                t = self._search(
+                    s,
+                    _any_goal([_reach_goal(d, q) for d in group]),
+                    cons + self._dst_constraints(group[0]),
+                    _stack_targets(group),
+                )
                 if t is not None:
                     return CheckResult(
                         q, Verdict.VIOLATED, f"{s.label} reaches {t.delivered_to}", witness=t, pairs=n
@@ -294,13 +338,13 @@ class Checker:
         cons = _header_constraints(self.engine, q.headers)
         first = None
         for s, d in pairs:
-            got = self._search(s, _reach_goal(d, q), cons + self._dst_constraints(d))
+            got = self._search(s, _reach_goal(d, q), cons + self._dst_constraints(d), _stack_targets([d]))
             if got is None:
                 typical = self._typical_trace(s, d, q.headers)
                 why = f": {typical.reason}" if typical is not None and typical.reason else ""
                 return CheckResult(q, Verdict.VIOLATED, f"{s.label} cannot reach {d.label} at all{why}", typical, pairs=len(pairs))
             first = first or got
-            bad = self._search(s, _reach_goal(d, q, extra_src=q.ip), cons + self._dst_constraints(d))
+            bad = self._search(s, _reach_goal(d, q, extra_src=q.ip), cons + self._dst_constraints(d), _stack_targets([d]))
             if bad is not None:
                 assert bad.final is not None
                 return CheckResult(
@@ -336,7 +380,8 @@ class Checker:
                     ok = t.disposition is Disposition.DELIVERED and t.delivered_to == target.stack
                     return ok and (target.iface is None or t.entered_by != target.iface)
 
-                t = self._search(src, _Goal(leaf, trace), [])
+                assert target.stack is not None
+                t = self._search(src, _Goal(leaf, trace), [], {target.stack})
                 if t is not None:
                     mode = self.net.pods[b].pod.mode.value
                     return CheckResult(
@@ -363,6 +408,16 @@ class Checker:
             if t is not None:
                 return CheckResult(q, Verdict.VIOLATED, f"a packet from {s.label} loops", t)
         return CheckResult(q, Verdict.HOLDS, f"proved: no packet from any of {len(senders)} senders loops")
+
+
+def _stack_targets(dsts: list[Endpoint]) -> set[str] | None:
+    """The receiving stacks, or None when a destination is not a stack."""
+    out = set()
+    for d in dsts:
+        if d.stack is None:
+            return None
+        out.add(d.stack)
+    return out
 
 
 def _podref(pid: str):  # type: ignore[no-untyped-def]

@@ -176,6 +176,7 @@ class Network:
         self.isolated_switches: set[str] = set()
         self.policies: tuple[Policy, ...] = spec.policies
         self.externals = {e.name: e for e in spec.externals}
+        self._peers_cache: dict[tuple[str, str], list[Iface]] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -378,6 +379,13 @@ class Network:
 
     def l2_peers(self, sender: Iface) -> list[Iface]:
         """Interfaces a frame from ``sender`` can reach at L2."""
+        key = (sender.stack, sender.name)
+        hit = self._peers_cache.get(key)
+        if hit is None:
+            hit = self._peers_cache[key] = self._l2_peers(sender)
+        return hit
+
+    def _l2_peers(self, sender: Iface) -> list[Iface]:
         if sender.switch is None:
             return []
         dom = self.domains[sender.switch]

@@ -20,36 +20,103 @@ FALSE: Bool = z3.BoolVal(False)
 
 
 def ip_const(ip: IPv4Address) -> Term:
-    return z3.BitVecVal(int(ip), 32)
+    t = z3.BitVecVal(int(ip), 32)
+    _VALUES[t.get_id()] = (t, int(ip))
+    return t
+
+
+# Term id -> (term, value). The term is kept so that its id is never reused
+# by another term while the entry lives.
+_VALUES: dict[int, tuple[Term, int | None]] = {}
+
+
+def value_of(x: Term) -> int | None:
+    """The number a term stands for, when it is a literal (no solving)."""
+    hit = _VALUES.get(x.get_id())
+    if hit is None:
+        hit = _VALUES[x.get_id()] = (x, x.as_long() if z3.is_bv_value(x) else None)
+    return hit[1]
+
+
+def truth(b: bool) -> Bool:
+    return TRUE if b else FALSE
 
 
 def in_prefix(x: Term, net: IPv4Network) -> Bool:
     """x ∈ net  ≡  x & mask == network."""
     if net.prefixlen == 0:
         return TRUE
+    v = value_of(x)
+    if v is not None:
+        return truth(IPv4Address(v) in net)
     mask = int(net.netmask)
     return (x & z3.BitVecVal(mask, 32)) == z3.BitVecVal(int(net.network_address), 32)
 
 
 def in_any(x: Term, nets: Iterable[IPv4Network]) -> Bool:
     """x ∈ n1 ∨ x ∈ n2 ∨ …"""
+    v = value_of(x)
+    if v is not None:
+        a = IPv4Address(v)
+        return truth(any(a in n for n in nets))
     return z3.Or([in_prefix(x, n) for n in nets] or [FALSE])
 
 
 def one_of(x: Term, ips: Iterable[IPv4Address]) -> Bool:
     """x == a1 ∨ x == a2 ∨ …"""
+    v = value_of(x)
+    if v is not None:
+        a = IPv4Address(v)
+        return truth(any(a == i for i in ips))
     return z3.Or([x == ip_const(a) for a in ips] or [FALSE])
 
 
 def proto_is(p: Term, proto: Proto) -> Bool:
+    v = value_of(p)
+    if v is not None:
+        return truth(v == int(proto))
     return p == z3.BitVecVal(int(proto), 8)
 
 
+def bv_eq(a: Term, b: Term) -> Bool:
+    """a == b, decided without z3 when both are literals."""
+    va, vb = value_of(a), value_of(b)
+    if va is not None and vb is not None:
+        return truth(va == vb)
+    return a == b
+
+
 def conj(*parts: Bool) -> Bool:
-    return z3.And(*parts) if parts else TRUE
+    """p1 ∧ p2 ∧ … (literal True parts dropped, a literal False short-cuts)."""
+    keep = []
+    for p in parts:
+        if p is FALSE:
+            return FALSE
+        if p is not TRUE:
+            keep.append(p)
+    if not keep:
+        return TRUE
+    return keep[0] if len(keep) == 1 else z3.And(keep)
+
+
+def disj(parts: Iterable[Bool]) -> Bool:
+    """p1 ∨ p2 ∨ … (literal False parts dropped, a literal True short-cuts)."""
+    keep = []
+    for p in parts:
+        if p is TRUE:
+            return TRUE
+        if p is not FALSE:
+            keep.append(p)
+    if not keep:
+        return FALSE
+    return keep[0] if len(keep) == 1 else z3.Or(keep)
 
 
 def neg(b: Bool) -> Bool:
+    if b is TRUE:
+        return FALSE
+    if b is FALSE:
+        return TRUE
     return z3.Not(b)
 
 

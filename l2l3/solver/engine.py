@@ -30,6 +30,8 @@ from l2l3.model.policy import CompiledRule, PeerSet, governing_rules
 from l2l3.model.types import OS, BridgeKind, PortSpec, Proto, StackMode
 from l2l3.solver.encode import (
     FALSE,
+    bv_eq,
+    disj,
     TRUE,
     Bool,
     Term,
@@ -102,6 +104,15 @@ class _Stop(Exception):
 Goal = Callable[[Leaf], Bool | None]
 
 
+def _minimal(prefixes: list) -> list:  # type: ignore[type-arg]
+    """Drop prefixes contained in another of the list (they add nothing to a union)."""
+    out = []
+    for p in sorted(set(prefixes), key=lambda n: n.prefixlen):
+        if not any(p.subnet_of(q) for q in out):
+            out.append(p)
+    return out
+
+
 def _concrete(t: Term) -> int | None:
     s = z3.simplify(t)
     return s.as_long() if z3.is_bv_value(s) else None
@@ -121,6 +132,11 @@ class Engine:
         self.proto0 = z3.BitVec("pkt.proto@0", 8)
         self.dport0 = z3.BitVec("pkt.dport@0", 16)
         self.checks = 0
+        # caches keyed by z3 term ids; each entry keeps its terms alive so
+        # that no id is reused while the entry exists
+        self._route_cache: dict[tuple[str, int], tuple[Term, list[tuple[EffRoute | None, Bool]]]] = {}
+        self._arp_cache: dict[tuple[str, str, int], tuple[Term, list[tuple[Iface, str, Bool]]]] = {}
+        self._policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]] = {}
 
     # ------------------------------------------------------------- solving
 
@@ -135,8 +151,12 @@ class Engine:
 
     @contextmanager
     def _assume(self, cond: Bool) -> Iterator[bool]:
-        cond = z3.simplify(cond)
-        if z3.is_false(cond):
+        if cond is TRUE:
+            yield True
+            return
+        if cond is not FALSE:
+            cond = z3.simplify(cond)
+        if cond is FALSE or z3.is_false(cond):
             yield False
             return
         self.s.push()
@@ -156,13 +176,15 @@ class Engine:
         external: str | None,
         src: IPv4Address | None,
         constraints: list[Bool],
+        dst: IPv4Address | None = None,
         goal: Goal,
         first_only: bool = True,
         limit: int = 50,
     ) -> list[Found]:
         """Initial packets from the origin whose path ends in a leaf meeting ``goal``.
 
-        ``src`` fixes the sender's address; None lets the stack pick it from
+        ``dst`` fixes the destination address (searches then split by
+        destination, see :meth:`l2l3.check.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
         the outgoing interface (a node or host-network process), or, for an
         external, any address it owns.
         """
@@ -171,7 +193,10 @@ class Engine:
         self.first_only = first_only
         self.limit = limit
         self.checks = 0
-        pkt = SymPkt(self.src0, self.dst0, self.proto0, self.dport0)
+        # A fixed destination enters as a constant, so routing and ARP along
+        # the path are decided in Python; only ports, protocol and source stay
+        # symbolic.
+        pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)
         base = [
             z3.Or(
                 proto_is(self.proto0, Proto.ICMP),
@@ -187,6 +212,8 @@ class Engine:
             info = None
         if src is not None:
             base.append(self.src0 == ip_const(src))
+        if dst is not None:
+            base.append(self.dst0 == ip_const(dst))
         self.s.push()
         try:
             self.s.add(*base)
@@ -302,14 +329,38 @@ class Engine:
             if ok:
                 yield pkt, ctx
 
-    def _route_cases(self, st: Stack, dst: Term) -> Iterator[tuple[EffRoute | None, Bool]]:
-        """(route, dst selects it) for each route; (None, no route matches)."""
-        earlier: list[Bool] = []
-        for r in st.routes:
-            m = in_prefix(dst, r.prefix)
-            yield r, conj(m, *[neg(e) for e in earlier])
-            earlier.append(m)
-        yield None, conj(*[neg(e) for e in earlier])
+    def _route_cases(self, st: Stack, dst: Term) -> list[tuple[EffRoute | None, Bool]]:
+        """(route, dst selects it) for each route; (None, no route matches).
+
+        Route i wins when dst is in its prefix and in no earlier (longer or
+        first-written) prefix; only earlier prefixes *inside* route i's can
+        contain dst, so only those are negated (linear, not quadratic).
+        """
+        key = (st.id, dst.get_id())
+        cached = self._route_cache.get(key)
+        if cached is not None:
+            return cached[1]
+        c = _concrete(dst)
+        out: list[tuple[EffRoute | None, Bool]] = []
+        if c is not None:  # a known destination: the lookup is plain Python
+            r = self.net.lookup(st, IPv4Address(c))
+            out = [(r, TRUE)]
+        else:
+            for i, r in enumerate(st.routes):
+                inner = [
+                    e.prefix
+                    for e in st.routes[:i]
+                    if e.prefix.subnet_of(r.prefix)
+                ]
+                cond = in_prefix(dst, r.prefix)
+                if any(p == r.prefix for p in inner):
+                    continue  # shadowed by an equal, earlier route
+                if inner:
+                    cond = conj(cond, neg(in_any(dst, _minimal(inner))))
+                out.append((r, cond))
+            out.append((None, neg(in_any(dst, _minimal([r.prefix for r in st.routes])))))
+        self._route_cache[key] = (dst, out)  # the term pins its id
+        return out
 
     def _filter_allows(self, st: Stack, pkt: SymPkt, in_dev: str | None, out_dev: str | None) -> Bool:
         """First match wins; no match allows: If(m1, a1, If(m2, a2, … True))."""
@@ -362,7 +413,7 @@ class Engine:
     def _receive(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
         key = (st.id, iface.name if iface else None)
         same = [self._same(pkt, prev) for k, prev in ctx.seen if k == key]
-        looped = z3.Or(same) if same else FALSE
+        looped = disj(same)
         with self._assume(looped) as ok:
             if ok:
                 self._end(ctx, pkt, Disposition.LOOPED, st.id)
@@ -554,12 +605,20 @@ class Engine:
 
     def _lpm_dev_differs(self, st: Stack, target: Term, dev: str) -> Bool:
         """The route ``st`` picks for target exists and leaves by another device."""
-        return z3.Or(
-            [sel for r, sel in self._route_cases(st, target) if r is not None and r.dev != dev] or [FALSE]
-        )
+        return disj(sel for r, sel in self._route_cases(st, target) if r is not None and r.dev != dev)
 
     def _arp(self, sender: Iface, target: Term) -> list[tuple[Iface, str, Bool]]:
         """Symbolic :meth:`Network.arp`: (peer, MAC it answers with, when)."""
+        key = (sender.stack, sender.name, target.get_id())
+        hit = self._arp_cache.get(key)
+        if hit is None:
+            hit = self._arp_cache[key] = (target, self._arp_uncached(sender, target))
+        return hit[1]
+
+    def _arp_uncached(self, sender: Iface, target: Term) -> list[tuple[Iface, str, Bool]]:
+        c = _concrete(target)
+        if c is not None:
+            return [(peer, mac, TRUE) for peer, mac, _span in self.net.arp(sender, IPv4Address(c))]
         out = []
         for peer in self.net.l2_peers(sender):
             st = self.net.stacks[peer.stack]
@@ -571,9 +630,9 @@ class Engine:
                     if i.switch != peer.switch
                     for a in i.addrs
                 ]
-                cond = z3.Or(cond, one_of(target, others))
+                cond = disj([cond, one_of(target, others)])
             if peer.name in st.proxy_arp:
-                cond = z3.Or(cond, self._lpm_dev_differs(st, target, peer.name))
+                cond = disj([cond, self._lpm_dev_differs(st, target, peer.name)])
             seen, _, _ = self.net._visible(sender, peer)
             out.append((peer, seen, cond))
         return out
@@ -589,7 +648,7 @@ class Engine:
                 exact.append((peer, seen_src, TRUE))
             else:
                 rewritten.append((peer, seen_src, one_of(dst, [a.ip for a in peer.addrs])))
-        any_rw = z3.Or([c for _, _, c in rewritten] or [FALSE])
+        any_rw = disj(c for _, _, c in rewritten)
         cases = rewritten + [(p, s, neg(any_rw)) for p, s, _ in exact]
         with self._assume(conj(*[neg(c) for _, _, c in cases])) as ok:
             if ok:
@@ -654,13 +713,13 @@ class Engine:
         parts = [one_of(x, ps.ips)] + [
             conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks
         ]
-        return z3.Or(parts)
+        return disj(parts)
 
     @staticmethod
     def _ports(ports: tuple[PortSpec, ...], proto: Term, dport: Term) -> Bool:
         if not ports:
             return TRUE
-        return z3.Or(
+        return disj(
             [
                 conj(proto_is(proto, ps.proto))
                 if ps.port is None
@@ -672,12 +731,22 @@ class Engine:
     def _rules_allow(self, rules: list[CompiledRule] | None, peer: Term, pkt: SymPkt) -> Bool:
         if rules is None:
             return TRUE
-        return z3.Or(
-            [conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules]
-            or [FALSE]
-        )
+        return disj(conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules)
 
     def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
+        key = (
+            ctx.pod.id if ctx.pod else "",
+            receiver.id if receiver else "",
+            pkt.src.get_id(),
+            pkt.dst.get_id(),
+            pkt.proto.get_id() * 100003 + pkt.dport.get_id(),
+        )
+        hit = self._policy_cache.get(key)
+        if hit is None:
+            hit = self._policy_cache[key] = (pkt, self._policy_uncached(ctx, receiver, pkt))
+        return hit[1]
+
+    def _policy_uncached(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
         parts = []
         if ctx.pod is not None:
             parts.append(self._rules_allow(governing_rules(self.net, ctx.pod, "egress"), pkt.dst, pkt))
@@ -717,7 +786,7 @@ class Engine:
                 bo.src, bo.dst, bo.dport, bo.vni, bo.smac, bo.dmac
             ):
                 return FALSE
-        return conj(a.src == b.src, a.dst == b.dst, a.proto == b.proto, a.dport == b.dport)
+        return conj(bv_eq(a.src, b.src), bv_eq(a.dst, b.dst), bv_eq(a.proto, b.proto), bv_eq(a.dport, b.dport))
 
     # helpers for queries
     def src_var(self) -> Term:
