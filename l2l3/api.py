@@ -84,12 +84,17 @@ def policy_warnings(net: Network) -> list[str]:
     """A line per policy that selects pods on nodes whose CNI does not enforce it."""
     out = []
     for pol, pods in unenforced_policies(net):
-        cnis = sorted({net.spec_node(p.split("/")[0]).cni or "no policy engine" for p in pods})
+        cnis = sorted({net.spec_node(p.split("/")[0]).cni or "" for p in pods})
+        named = [c for c in cnis if c]
+        why = (
+            f"{', '.join(named)} does not enforce NetworkPolicy"
+            if named
+            else "their nodes have enforce-policy off"
+        )
         where = f"{pol.span.file}:{pol.span.line}: " if pol.span.line else ""
         out.append(
             f"{where}warning: policy {pol.namespace}/{pol.name} is not enforced on "
-            f"{', '.join(pods)} ({', '.join(cnis)} does not enforce NetworkPolicy); "
-            "l2l3 reasons as that dataplane behaves and ignores it there"
+            f"{', '.join(pods)} ({why}); l2l3 reasons as that dataplane behaves and ignores it there"
         )
     return out
 

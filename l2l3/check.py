@@ -364,8 +364,10 @@ class Checker:
         if not shared:
             where = f"on {q.node}" if q.node else "anywhere"
             return CheckResult(q, Verdict.HOLDS, f"proved: every pod {where} has its own stack, entered only through its endpoint")
-        all_pods = sorted(self.net.pods)
         for b in shared:
+            here = self.net.pods[b].node
+            # neighbours on the same node first: their witness is the telling one
+            all_pods = sorted(self.net.pods, key=lambda p: (self.net.pods[p].node != here, p))
             target = resolve(self.net, _podref(b))[0]
             for a in all_pods:
                 if a == b:

@@ -246,11 +246,27 @@ class Engine:
             self.s.add(extra)
             if not self._check():  # always check: the model must be this path's
                 return
-            self.found.append(Found(self._decode(), leaf))
+            self.found.append(Found(self._decode_preferring_plain_headers(), leaf))
         finally:
             self.s.pop()
         if self.first_only or len(self.found) >= self.limit:
             raise _Stop
+
+    def _decode_preferring_plain_headers(self) -> Packet:
+        """Decode the model, preferring ICMP, then TCP port 80, when the path allows."""
+        for pref in (
+            proto_is(self.proto0, Proto.ICMP),
+            conj(proto_is(self.proto0, Proto.TCP), self.dport0 == val(80, 16)),
+        ):
+            self.s.push()
+            try:
+                self.s.add(pref)
+                if self.s.check() == z3.sat:
+                    return self._decode()
+            finally:
+                self.s.pop()
+        self._check()  # restore the model of the path itself
+        return self._decode()
 
     def _decode(self) -> Packet:
         m = self.s.model()

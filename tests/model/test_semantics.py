@@ -9,6 +9,7 @@ reference's statements instead.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import l2l3
 from l2l3.model.network import Network
@@ -111,8 +112,18 @@ def test_linux_bridge_same_node_is_pure_l2_with_no_ttl_change() -> None:
 def test_routed_hops_decrement_ttl() -> None:
     """CNI-SEMANTICS §0: any L3 hop decrements TTL (two hosts: 64 -> 62)."""
     net = net_of(WIN_AND_LINUX)
-    t = one(l2l3.trace(net, "lin1/web", "10.244.3.4"))
+    t = one(l2l3.trace(net, "win1/iis", "10.244.1.5"))  # win1 routes, lin1 routes
     assert t.delivered and t.final is not None and t.final.ttl == 62
+
+
+def test_l2bridge_ingress_is_switched_by_the_vswitch_not_routed() -> None:
+    """CNI-SEMANTICS §1(d)5: inbound frames for a pod IP are rewritten and switched to it.
+
+    Only lin1 routes (64 -> 63); the HNS vSwitch hands the frame to iis itself.
+    """
+    net = net_of(WIN_AND_LINUX)
+    t = one(l2l3.trace(net, "lin1/web", "10.244.3.4"))
+    assert t.delivered_to == "win1/iis" and t.final is not None and t.final.ttl == 63
 
 
 def test_masquerade_skips_excepted_destinations() -> None:
@@ -196,9 +207,10 @@ def test_isolated_ports_block_pod_to_pod_but_not_the_gateway() -> None:
 
 
 CALICO_LIKE = """
-segment lan 10.0.0.0/24
+segment lan 10.0.0.0/24 gateway 10.0.0.254
 node n linux {
     nic eth0 ip 10.0.0.1/24 on lan
+    route 0.0.0.0/0 via 10.0.0.254
     bridge cali1 veth mac ee:ee:ee:ee:ee:ee
     bridge cali2 veth mac ee:ee:ee:ee:ee:ee
     pod a ip 10.244.1.2/32 on cali1 {
@@ -281,7 +293,7 @@ def test_forwarding_off_drops_transit_traffic() -> None:
 
 def test_vxlan_encapsulates_with_outer_udp_8472_and_vni() -> None:
     """CNI-SEMANTICS §6 vxlan: outer node->node UDP 8472, inner TTL-1, inner MACs of the VTEPs."""
-    spec = l2l3.load("examples/flannel-vxlan-by-hand.l2l3")
+    spec = l2l3.load(Path(__file__).resolve().parents[2] / "examples/flannel-vxlan-by-hand.l2l3")
     net = l2l3.Network(spec)
     t = one(l2l3.trace(net, "n1/a", "10.244.2.2"))
     assert t.delivered_to == "n2/b"

@@ -1,0 +1,373 @@
+"""Shared machinery of the profile expansion: switches, context, node builder.
+
+Every modelling choice the reference leaves open (``[UNVERIFIED]`` in
+shared/reference/CNI-SEMANTICS.md) or where the primitives cannot say exactly
+what the plugin does is ONE module-level constant here, listed in
+:data:`CHOICES` and in docs/profiles.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
+
+from l2l3.errors import Diagnostic, SpecError, line_of
+from l2l3.model.network import derive_mac
+from l2l3.model.types import (
+    OS,
+    Bridge,
+    Cluster,
+    Fdb,
+    Neighbor,
+    Nic,
+    Node,
+    OutboundNat,
+    Pod,
+    ProxyArp,
+    Route,
+    RouteToHost,
+    Segment,
+    SourceNat,
+    Span,
+    Spec,
+    Vxlan,
+)
+
+# --------------------------------------------------------------------------
+# Switches (one per choice; see CHOICES and docs/profiles.md)
+
+#: Which expansion a *Windows* node gets under each cluster profile
+#: (None: the profile does not run on Windows -> spec error).
+#: flannel host-gw -> win-bridge and flannel vxlan -> win-overlay are the
+#: reference (§1(d), §2); the calico/antrea rows are our reading of it.
+WINDOWS_UNDER: dict[tuple[str, ...], str | None] = {
+    ("flannel", "host-gw"): "win-bridge",
+    ("flannel", "vxlan"): "win-overlay",
+    ("calico", "bgp"): "win-bridge",  # Calico for Windows BGP mode = HNS L2Bridge + BGP routes
+    ("calico", "vxlan"): "win-overlay",  # Calico for Windows VXLAN = HNS Overlay, 0E-2A MACs (§2(b))
+    ("calico", "ipip"): None,  # Calico for Windows has no IPIP
+    ("antrea",): "antrea",  # §8 Windows: OVS on HNS Transparent; modelled like Linux Antrea
+    ("win-bridge",): "win-bridge",
+    ("win-overlay",): "win-overlay",
+}
+
+#: HNS ApplyOutboundNatPolicy when the config already has an OutBoundNAT:
+#: "merge" adds the CIDR to that policy's ExceptionList (containernetworking/
+#: plugins pkg/hns/netconf.go, v1 path); "second" appends a second OutBoundNAT
+#: policy (reference §1(e) Gotcha 1, whose combination is UNVERIFIED §11.1).
+HNS_OUTBOUNDNAT_MERGE = "merge"
+
+#: FLANNEL-POSTRTG (§6) as masquerade lines: "exact" gives the same packet
+#: set as the whole chain (rule 5 for foreign cluster sources and rule 6 need
+#: several lines); "own-pods" keeps only the line for the node's own pods.
+FLANNEL_MASQ = "exact"
+
+#: Calico IPIP (§7(d)): "route" = `route BLOCK via NODE dev eth0 onlink`
+#: (the outer IPv4-in-IPv4 header is not modelled); "tunnel" = a tunl0
+#: encapsulating device written as a vxlan primitive (vni 0, port 0 stand in
+#: for IP protocol 4), which models the node-to-node outer header.
+CALICO_IPIP_ENCODING = "route"
+
+#: Index of the Calico/flannel VTEP (tunnel) address inside the node's
+#: block: 0 = the block's first address (flannel §6: lease .0/32; Calico's
+#: IPAM tunnel address is UNVERIFIED §11.6).
+TUNNEL_ADDRESS_INDEX = 0
+
+#: Antrea's tunnel (Geneve, §8(a)(d)) as a vxlan primitive on port 6081 with
+#: VNI 0; the inner destination MAC is a per-node VTEP MAC, not the global
+#: virtual MAC aa:bb:cc:dd:ee:ff, because one fdb entry per MAC cannot pick
+#: the remote node the way OVS's per-flow tun_dst does.
+ANTREA_TUNNEL_PORT = 6081
+ANTREA_GLOBAL_VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff"
+
+#: Standalone plugins (bridge, win-bridge, win-overlay, macvlan) program no
+#: cross-node routes (§3(d), §1(d)4 "requires user-defined routes"). True adds
+#: host-gw style routes anyway.
+STANDALONE_CROSS_NODE_ROUTES = False
+
+#: Default OutBoundNAT ExceptionList of win-bridge (reference E2: cluster
+#: pod-cidr, service-cidr, the node's management segment prefix). Overridden
+#: by the cluster option ``outbound-nat-except``.
+WIN_BRIDGE_DEFAULT_EXCEPTIONS = ("pod-cidr", "service-cidr", "segment")
+
+#: A pod written at a reserved address (network, broadcast, gateway, host
+#: endpoint, VTEP) is an error; host-local never hands these out (§1(h), §3(h)).
+RESERVED_POD_ADDRESS_IS_ERROR = True
+
+CHOICES: dict[str, str] = {
+    "WINDOWS_UNDER": "which expansion a Windows node gets under each profile",
+    "HNS_OUTBOUNDNAT_MERGE": "how the plugin's OutBoundNAT exception joins a configured OutBoundNAT",
+    "FLANNEL_MASQ": "FLANNEL-POSTRTG as the exact packet set or only the node's own pods",
+    "CALICO_IPIP_ENCODING": "IPIP as a plain route or as an encapsulating tunnel",
+    "TUNNEL_ADDRESS_INDEX": "which block address the VTEP/tunnel holds",
+    "ANTREA_TUNNEL_PORT": "Antrea Geneve encoded as a vxlan device on this port",
+    "STANDALONE_CROSS_NODE_ROUTES": "whether standalone plugins get cross-node routes",
+    "WIN_BRIDGE_DEFAULT_EXCEPTIONS": "default win-bridge OutBoundNAT exceptions (E2)",
+    "RESERVED_POD_ADDRESS_IS_ERROR": "a pod at a reserved address is an error",
+}
+
+MULTICAST = IPv4Network("224.0.0.0/4")
+ANY = IPv4Network("0.0.0.0/0")
+CALICO_GATEWAY = IPv4Address("169.254.1.1")
+CALICO_HOST_MAC = "ee:ee:ee:ee:ee:ee"
+
+#: Comment keys: (node, Node field, index) for node statements,
+#: (node, "pods", i, "routes", j) for pod routes, (node,) for the node itself.
+CommentKey = tuple[object, ...]
+
+
+def vtep_mac(node: str) -> str:
+    """The VTEP MAC of ``node``: explicit, stable, the same on every node."""
+    return derive_mac(f"{node}/vtep")
+
+
+def short_hash(text: str, n: int) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+def host(net: IPv4Network, index: int) -> IPv4Address:
+    return net.network_address + index
+
+
+def iface(addr: IPv4Address, plen: int) -> IPv4Interface:
+    return IPv4Interface(f"{addr}/{plen}")
+
+
+def complement(nets: list[IPv4Network] | tuple[IPv4Network, ...]) -> list[IPv4Network]:
+    """Prefixes covering exactly the addresses outside ``nets``."""
+    out = [ANY]
+    for n in collapse_addresses(nets):
+        nxt: list[IPv4Network] = []
+        for o in out:
+            if n.subnet_of(o):
+                nxt.extend(o.address_exclude(n))
+            elif not o.subnet_of(n):
+                nxt.append(o)
+        out = nxt
+    return sorted(out)
+
+
+def minus(a: IPv4Network, b: IPv4Network) -> list[IPv4Network]:
+    """``a`` without ``b`` as prefixes."""
+    if not a.overlaps(b):
+        return [a]
+    if a.subnet_of(b):
+        return []
+    return sorted(a.address_exclude(b))
+
+
+# --------------------------------------------------------------------------
+# Context
+
+
+@dataclass(frozen=True)
+class Peer:
+    """What other nodes need to know about a shorthand node."""
+
+    name: str
+    os: OS
+    ip: IPv4Address
+    subnet: IPv4Network
+    segment: Segment
+    span: Span
+
+
+@dataclass
+class Ctx:
+    spec: Spec
+    cluster: Cluster
+    profile: tuple[str, ...]
+    options: dict[str, str]
+    peers: list[Peer]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    comments: dict[CommentKey, str] = field(default_factory=dict)
+
+    def diag(self, span: Span, message: str) -> Diagnostic:
+        return Diagnostic(span, message, line_of(self.spec.source, span.line))
+
+    def error(self, span: Span, message: str) -> SpecError:
+        return SpecError([self.diag(span, message)])
+
+    def warn(self, span: Span, message: str) -> None:
+        self.warnings.append(self.diag(span, message))
+
+    @property
+    def pools(self) -> tuple[IPv4Network, ...]:
+        """The cluster's pod networks: pod-cidr, else every node subnet."""
+        if self.cluster.pod_cidr is not None:
+            return (self.cluster.pod_cidr,)
+        return tuple(collapse_addresses(p.subnet for p in self.peers))
+
+    def option(self, key: str, default: str) -> str:
+        return self.options.get(key, default)
+
+    def on(self, key: str, default: bool) -> bool:
+        return self.option(key, "on" if default else "off") == "on"
+
+    def exceptions_option(self) -> list[IPv4Network] | None:
+        raw = self.options.get("outbound-nat-except")
+        if raw is None:
+            return None
+        out = []
+        for word in raw.replace(",", " ").split():
+            try:
+                out.append(IPv4Network(word, strict=False))
+            except ValueError as exc:
+                raise self.error(self.cluster.span, f"outbound-nat-except: bad prefix {word!r}") from exc
+        return out
+
+
+# --------------------------------------------------------------------------
+# Node builder
+
+
+_FIELDS = (
+    "nics", "bridges", "routes", "snats", "outbound_nats", "routes_to_host",
+    "vxlans", "fdbs", "neighbors", "proxy_arps",
+)
+
+
+class NodeBuild:
+    """A node being expanded: lists to append to, with comments recorded."""
+
+    def __init__(self, ctx: Ctx, node: Node, peer: Peer, family: str, cni: str) -> None:
+        self.ctx = ctx
+        self.node = node
+        self.peer = peer
+        self.family = family
+        self.cni = cni
+        self.enforce = node.enforce_policy
+        # the node's own statements come first: explicit lines win ties and
+        # match before the plugin's NAT rules
+        self.lists: dict[str, list[object]] = {f: list(getattr(node, f)) for f in _FIELDS}
+        self.pods: list[Pod] = list(node.pods)
+        self.comment(None, f"{cni}")
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def span(self) -> Span:
+        return self.node.span
+
+    @property
+    def subnet(self) -> IPv4Network:
+        return self.peer.subnet
+
+    def comment(self, key: tuple[object, ...] | None, text: str | None) -> None:
+        if text:
+            self.ctx.comments[(self.name,) + (key or ())] = text
+
+    def add(self, fld: str, obj: object, comment: str | None = None) -> object:
+        lst = self.lists[fld]
+        lst.append(obj)
+        self.comment((fld, len(lst) - 1), comment)
+        return obj
+
+    def has_iface(self, name: str) -> bool:
+        return any(getattr(o, "name", None) == name for f in ("nics", "bridges", "vxlans") for o in self.lists[f])
+
+    # convenience adders
+    def route(self, prefix: IPv4Network, via: IPv4Address | None = None, dev: str | None = None,
+              onlink: bool = False, span: Span | None = None, comment: str | None = None) -> None:
+        self.add("routes", Route(prefix=prefix, via=via, dev=dev, onlink=onlink, span=span or self.span), comment)
+
+    def masquerade(self, source: IPv4Network, exceptions: list[IPv4Network] | tuple[IPv4Network, ...],
+                   span: Span, comment: str, out: str | None = None) -> None:
+        self.add("snats", SourceNat(source=source, exceptions=tuple(exceptions), out=out, span=span), comment)
+
+    def outbound_nat(self, bridge: str, exceptions: list[IPv4Network], comment: str) -> None:
+        self.add("outbound_nats", OutboundNat(bridge=bridge, exceptions=tuple(exceptions), span=self.span), comment)
+
+    def route_to_host(self, bridge: str, prefix: IPv4Network, comment: str) -> None:
+        self.add("routes_to_host", RouteToHost(bridge=bridge, prefix=prefix, span=self.span), comment)
+
+    def bridge(self, br: Bridge, comment: str) -> None:
+        self.add("bridges", br, comment)
+
+    def vxlan(self, vx: Vxlan, comment: str) -> None:
+        self.add("vxlans", vx, comment)
+
+    def tunnel_peer(self, dev: str, peer: Peer, via: IPv4Address, what: str) -> None:
+        """flannel-style per-remote-node entries (§6 vxlan 1-3)."""
+        mac = vtep_mac(peer.name)
+        self.route(peer.subnet, via, dev, onlink=True, span=peer.span,
+                   comment=f"{what}: {peer.name}'s pod subnet through the tunnel")
+        self.add("neighbors", Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
+                 f"{what}: permanent neighbour, {peer.name}'s VTEP MAC")
+        self.add("fdbs", Fdb(mac=mac, dst=peer.ip, dev=dev, span=peer.span),
+                 f"{what}: fdb, {peer.name}'s VTEP MAC lives behind {peer.ip}")
+
+    def proxy_arp(self, dev: str, span: Span, comment: str) -> None:
+        self.add("proxy_arps", ProxyArp(dev=dev, span=span), comment)
+
+    def pod_comment(self, i: int, text: str) -> None:
+        self.comment(("pods", i), text)
+
+    def build(self) -> Node:
+        kw = {f: tuple(v) for f, v in self.lists.items()}
+        return replace(
+            self.node,
+            pods=tuple(self.pods),
+            enforce_policy=self.enforce,
+            cni=self.cni,
+            ip=None,
+            segment=None,
+            subnet=None,
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+def base_node(nb: NodeBuild) -> None:
+    """The shorthand's NIC and default route (LANGUAGE.md §2)."""
+    p = nb.peer
+    if nb.has_iface("eth0"):
+        raise nb.ctx.error(nb.span, f"node {nb.name}: the shorthand adds nic eth0, which is already written")
+    nb.add("nics", Nic(name="eth0", ip=iface(p.ip, p.segment.prefix.prefixlen), segment=p.segment.name,
+                       span=nb.span), f"node {nb.name} on {p.segment.name}")
+    if p.segment.gateway is not None:
+        nb.route(ANY, p.segment.gateway, "eth0", comment=f"default route via {p.segment.name}'s gateway")
+
+
+def pod_ip_checks(nb: NodeBuild, reserved: dict[IPv4Address, str], within: IPv4Network | None = None,
+                  network_and_broadcast: bool = True) -> None:
+    """Every profile pod lies inside its node's subnet and off reserved addresses."""
+    within = within or nb.subnet
+    for pod in nb.pods:
+        if pod.bridge is not None or pod.ip is None:
+            continue
+        ip = pod.ip.ip
+        if ip not in within:
+            raise nb.ctx.error(pod.span, f"pod {pod.name} ip {ip} is outside node {nb.name}'s subnet {within}")
+        if not RESERVED_POD_ADDRESS_IS_ERROR:
+            continue
+        why = reserved.get(ip)
+        if why is None and network_and_broadcast and within.prefixlen < 31:
+            if ip == within.network_address:
+                why = f"the network address of {within}"
+            elif ip == within.broadcast_address:
+                why = f"the broadcast address of {within}"
+        if why is None and ip in {p.ip for p in nb.ctx.peers}:
+            why = "a node's address"
+        if why is not None:
+            raise nb.ctx.error(pod.span, f"pod {pod.name} ip {ip} is reserved under {nb.cni}: {why}")
+
+
+def profile_pods(nb: NodeBuild) -> list[tuple[int, Pod]]:
+    """The pods the profile places (no ``on BRIDGE`` written, with an endpoint)."""
+    out = []
+    for i, pod in enumerate(nb.pods):
+        if pod.bridge is not None or pod.ip is None:
+            continue
+        out.append((i, pod))
+    return out
+
+
+def with_prefix(pod: Pod, plen: int) -> IPv4Interface:
+    if pod.ip_has_prefix:
+        assert pod.ip is not None
+        return pod.ip
+    assert pod.ip is not None
+    return iface(pod.ip.ip, plen)
