@@ -106,9 +106,7 @@ def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None) -> Repo
     results = []
     for c in spec.checks:
         r = checker.evaluate(c.query)
-        results.append(
-            CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings)
-        )
+        results.append(CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings))
     warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)
     return Report(spec, tuple(results), tuple(warnings))
 

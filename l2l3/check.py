@@ -37,7 +37,6 @@ from l2l3.solver.encode import TRUE, Bool, in_prefix, ip_const, one_of, proto_is
 from l2l3.solver.endpoints import Endpoint, as_destination, resolve
 from l2l3.solver.engine import Engine, Found, Leaf, SolverUnknown
 
-
 #: Largest destination pre-image searched one address at a time.
 SPLIT_LIMIT = 512
 
@@ -97,7 +96,12 @@ def _reach_goal(dst: Endpoint, q: Reach | NatAs, extra_src: IPv4Address | None =
     via_mac = isinstance(q, Reach) and q.via_mac
     nat = q.nat if isinstance(q, Reach) else NatMode.ANY
 
-    def flags_ok(routed: bool, natted: bool, sent: tuple[str | None, str | None], arrived: tuple[str | None, str | None]) -> bool:
+    def flags_ok(
+        routed: bool,
+        natted: bool,
+        sent: tuple[str | None, str | None],
+        arrived: tuple[str | None, str | None],
+    ) -> bool:
         if via_mac and (routed or sent != arrived or sent[1] is None):
             return False
         if nat is NatMode.WITH and not natted:
@@ -186,11 +190,11 @@ class Checker:
         pre-image (see :meth:`_preimage`); when that set is small, the search
         runs once per destination address, with everything else symbolic.
         """
-        dsts: list[IPv4Address | None] = [None]
+        dsts: list[IPv4Address | None] = [None]  # None: the destination stays symbolic
         if targets is not None:
             pre = self._preimage(targets)
             if len(pre) <= SPLIT_LIMIT:
-                dsts = sorted(pre)
+                dsts = [*sorted(pre)]
             else:
                 constraints = [*constraints, one_of(self.engine.dst0, pre)]
         for dst in dsts:
@@ -220,7 +224,14 @@ class Checker:
             s = a or s
         if src.src is None and src.external is not None:
             ext = self.net.externals[src.external]
-            s = next((a for a in ext.prefix.hosts() if self.net.external_owner(a) == ext.name), ext.prefix.network_address) if ext.prefix.prefixlen < 31 else ext.prefix.network_address
+            s = (
+                next(
+                    (a for a in ext.prefix.hosts() if self.net.external_owner(a) == ext.name),
+                    ext.prefix.network_address,
+                )
+                if ext.prefix.prefixlen < 31
+                else ext.prefix.network_address
+            )
         return Packet(
             src=s,
             dst=dst.address,
@@ -276,7 +287,10 @@ class Checker:
                 t = next((x for x in simulate(self.net, _origin(s), pkt) if goal.trace(x)), None)
             if t is None:
                 t = self._search(
-                    s, goal, _header_constraints(self.engine, q.headers) + self._dst_constraints(d), _stack_targets([d])
+                    s,
+                    goal,
+                    _header_constraints(self.engine, q.headers) + self._dst_constraints(d),
+                    _stack_targets([d]),
                 )
             if t is None:
                 typical = self._typical_trace(s, d, q.headers)
@@ -293,7 +307,11 @@ class Checker:
                 )
             first = first or t
         return CheckResult(
-            q, Verdict.HOLDS, f"all {len(pairs)} source/destination pairs reach (witness: the first)", witness=first, pairs=len(pairs)
+            q,
+            Verdict.HOLDS,
+            f"all {len(pairs)} source/destination pairs reach (witness: the first)",
+            witness=first,
+            pairs=len(pairs),
         )
 
     def _no_reach(self, q: Reach) -> CheckResult:
@@ -324,7 +342,9 @@ class Checker:
                     return CheckResult(
                         q, Verdict.VIOLATED, f"{s.label} reaches {t.delivered_to}", witness=t, pairs=n
                     )
-        return CheckResult(q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n)
+        return CheckResult(
+            q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n
+        )
 
     def _isolated(self, q: Isolated) -> CheckResult:
         for a, b in ((q.a, q.b), (q.b, q.a)):
@@ -342,9 +362,17 @@ class Checker:
             if got is None:
                 typical = self._typical_trace(s, d, q.headers)
                 why = f": {typical.reason}" if typical is not None and typical.reason else ""
-                return CheckResult(q, Verdict.VIOLATED, f"{s.label} cannot reach {d.label} at all{why}", typical, pairs=len(pairs))
+                return CheckResult(
+                    q,
+                    Verdict.VIOLATED,
+                    f"{s.label} cannot reach {d.label} at all{why}",
+                    typical,
+                    pairs=len(pairs),
+                )
             first = first or got
-            bad = self._search(s, _reach_goal(d, q, extra_src=q.ip), cons + self._dst_constraints(d), _stack_targets([d]))
+            bad = self._search(
+                s, _reach_goal(d, q, extra_src=q.ip), cons + self._dst_constraints(d), _stack_targets([d])
+            )
             if bad is not None:
                 assert bad.final is not None
                 return CheckResult(
@@ -354,16 +382,23 @@ class Checker:
                     bad,
                     pairs=len(pairs),
                 )
-        return CheckResult(q, Verdict.HOLDS, f"proved: every delivered packet arrives from {q.ip}", first, pairs=len(pairs))
+        return CheckResult(
+            q, Verdict.HOLDS, f"proved: every delivered packet arrives from {q.ip}", first, pairs=len(pairs)
+        )
 
     def _netns(self, q: NetnsIsolation) -> CheckResult:
         shared = [
-            p for p, i in sorted(self.net.pods.items())
+            p
+            for p, i in sorted(self.net.pods.items())
             if i.pod.mode is not StackMode.NETNS and (q.node is None or i.node == q.node)
         ]
         if not shared:
             where = f"on {q.node}" if q.node else "anywhere"
-            return CheckResult(q, Verdict.HOLDS, f"proved: every pod {where} has its own stack, entered only through its endpoint")
+            return CheckResult(
+                q,
+                Verdict.HOLDS,
+                f"proved: every pod {where} has its own stack, entered only through its endpoint",
+            )
         for b in shared:
             here = self.net.pods[b].node
             # neighbours on the same node first: their witness is the telling one

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from l2l3 import api
 from l2l3.errors import L2L3Error, ReplayMismatch, SpecError
@@ -20,7 +21,7 @@ from l2l3.model.types import Proto
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2, as argparse does
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2, as argparse does
         self.print_usage(sys.stderr)
         self.exit(2, f"l2l3: error: {message}\n")
 

@@ -47,9 +47,7 @@ class SpecError(L2L3Error, ValueError):
     """
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(
-            diagnostics, key=lambda d: (d.span.file, d.span.line, d.span.column)
-        )
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.span.file, d.span.line, d.span.column))
         super().__init__("\n".join(d.render() for d in self.diagnostics))
 
 

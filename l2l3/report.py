@@ -117,7 +117,10 @@ def render_sarif(reports: list[Report]) -> str:
                         {
                             "physicalLocation": {
                                 "artifactLocation": {"uri": c.span.file if c else ""},
-                                "region": {"startLine": c.span.line if c else 1, "startColumn": c.span.column if c else 1},
+                                "region": {
+                                    "startLine": c.span.line if c else 1,
+                                    "startColumn": c.span.column if c else 1,
+                                },
                             }
                         }
                     ],
@@ -148,7 +151,7 @@ def render_junit(reports: list[Report]) -> str:
             elif r.status is Verdict.UNKNOWN:
                 skipped += 1
                 body = f"<skipped message={quoteattr(r.explanation)}/>"
-            cases.append(f'  <testcase classname={cls} name={name}>{body}</testcase>')
+            cases.append(f"  <testcase classname={cls} name={name}>{body}</testcase>")
     head = f'<testsuite name="l2l3" tests="{total}" failures="{fails}" skipped="{skipped}">'
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + head + "\n" + "\n".join(cases) + "\n</testsuite>\n"
 

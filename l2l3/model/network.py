@@ -219,9 +219,7 @@ class Network:
         self.stacks[st.id] = st
         for nic in node.nics:
             mac = nic.mac or derive_mac(f"{node.name}/{nic.name}")
-            st.ifaces[nic.name] = Iface(
-                st.id, nic.name, mac, (nic.ip,), f"seg:{nic.segment}", span=nic.span
-            )
+            st.ifaces[nic.name] = Iface(st.id, nic.name, mac, (nic.ip,), f"seg:{nic.segment}", span=nic.span)
         for br in node.bridges:
             sw = f"br:{node.name}/{br.name}"
             self.switch_kind[sw] = br.kind
@@ -390,9 +388,7 @@ class Network:
             return []
         dom = self.domains[sender.switch]
         return [
-            i
-            for i in self.ifaces_by_domain.get(dom, [])
-            if i is not sender and not self._blocked(sender, i)
+            i for i in self.ifaces_by_domain.get(dom, []) if i is not sender and not self._blocked(sender, i)
         ]
 
     def arp(self, sender: Iface, target: IPv4Address) -> list[tuple[Iface, str, Span]]:

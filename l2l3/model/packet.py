@@ -33,10 +33,7 @@ class Outer:
 
     def __str__(self) -> str:
         macs = f" {self.smac} > {self.dmac}" if self.smac else ""
-        return (
-            f"[vxlan vni {self.vni} {self.src} > {self.dst} udp/{self.dport} "
-            f"ttl {self.ttl}{macs}]"
-        )
+        return f"[vxlan vni {self.vni} {self.src} > {self.dst} udp/{self.dport} ttl {self.ttl}{macs}]"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,11 +147,7 @@ class Trace:
         if not self.delivered or self.routed or self.final is None or not self.hops:
             return False
         sent = next((h.packet for h in self.hops if h.packet.dmac is not None), None)
-        return (
-            sent is not None
-            and sent.smac == self.final.smac
-            and sent.dmac == self.final.dmac
-        )
+        return sent is not None and sent.smac == self.final.smac and sent.dmac == self.final.dmac
 
     def path(self) -> tuple[str, ...]:
         return tuple(h.at for h in self.hops)

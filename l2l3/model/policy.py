@@ -74,8 +74,7 @@ def ports_match(ports: tuple[PortSpec, ...], proto: Proto, dport: int) -> bool:
     if not ports:
         return True
     return any(
-        ps.proto == proto and (ps.port is None or (proto != Proto.ICMP and ps.port == dport))
-        for ps in ports
+        ps.proto == proto and (ps.port is None or (proto != Proto.ICMP and ps.port == dport)) for ps in ports
     )
 
 
@@ -140,12 +139,20 @@ def policy_verdict(
         rules = governing_rules(net, sender, "egress")
         if rules is not None and not any(r.matches(pkt.dst, pkt.proto, pkt.dport) for r in rules):
             names = ", ".join(sorted({_name(r.policy) for r in rules} or _selecting(net, sender, "egress")))
-            return False, f"egress of {sender.id} denied by policy ({names})", _first_span(net, sender, "egress")
+            return (
+                False,
+                f"egress of {sender.id} denied by policy ({names})",
+                _first_span(net, sender, "egress"),
+            )
     if receiver is not None:
         rules = governing_rules(net, receiver, "ingress")
         if rules is not None and not any(r.matches(pkt.src, pkt.proto, pkt.dport) for r in rules):
             names = ", ".join(sorted(_selecting(net, receiver, "ingress")))
-            return False, f"ingress of {receiver.id} denied by policy ({names})", _first_span(net, receiver, "ingress")
+            return (
+                False,
+                f"ingress of {receiver.id} denied by policy ({names})",
+                _first_span(net, receiver, "ingress"),
+            )
     return True, "", None
 
 
@@ -157,13 +164,19 @@ def _selecting(net: Network, info: PodInfo, direction: str) -> set[str]:
     return {
         _name(p)
         for p in net.policies
-        if p.namespace == info.pod.namespace and direction in p.directions and labels_match(p.select, info.pod)
+        if p.namespace == info.pod.namespace
+        and direction in p.directions
+        and labels_match(p.select, info.pod)
     }
 
 
 def _first_span(net: Network, info: PodInfo, direction: str) -> Span | None:
     for p in net.policies:
-        if p.namespace == info.pod.namespace and direction in p.directions and labels_match(p.select, info.pod):
+        if (
+            p.namespace == info.pod.namespace
+            and direction in p.directions
+            and labels_match(p.select, info.pod)
+        ):
             return p.span
     return None
 

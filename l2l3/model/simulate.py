@@ -166,7 +166,8 @@ class Simulator:
         if out.switch is not None and out.switch.startswith("seg:"):
             for ob in st.outbound_nats:
                 members = [
-                    p for p in self.net.pods.values()
+                    p
+                    for p in self.net.pods.values()
                     if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
                 ]
                 if not any(p.pod.ip and p.pod.ip.ip == src for p in members):
@@ -311,9 +312,9 @@ class Simulator:
         if not answers:
             return [self._drop(ctx, st.id, pkt, f"no ARP answer for {nexthop} on {out_if.name}")]
         traces: list[Trace] = []
-        for mac, span, how in answers:
+        for mac, why_span, how in answers:
             p = set_l2(pkt, out_if.mac, mac)
-            c = ctx.hop(st.id, f"sends out {out_if.name}: {how}", p, span)
+            c = ctx.hop(st.id, f"sends out {out_if.name}: {how}", p, why_span)
             deliveries = self.net.l2_deliver(out_if, mac, dst)
             if not deliveries:
                 traces.append(self._drop(c, switch_name(out_if.switch), p, f"no port has MAC {mac}"))
@@ -386,7 +387,9 @@ class Simulator:
                 continue
             inner = pkt.with_(outer=None)
             if inner.dmac != i.mac:
-                return [self._drop(ctx, st.id, inner, f"inner destination MAC {inner.dmac} is not {i.name}'s")]
+                return [
+                    self._drop(ctx, st.id, inner, f"inner destination MAC {inner.dmac} is not {i.name}'s")
+                ]
             c = ctx.hop(st.id, f"vxlan decap on {i.name} (vni {vx.vni})", inner, vx.span)
             return self._receive(st, i, inner, c, depth + 1)
         return [self._drop(ctx, st.id, pkt, f"no vxlan device for vni {outer.vni} port {outer.dport}")]

@@ -6,14 +6,15 @@ Each helper is a small pure function; its docstring states the formula.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 from ipaddress import IPv4Address, IPv4Network
 
 import z3
 
 from l2l3.model.types import Proto
 
-Term = z3.BitVecRef
-Bool = z3.BoolRef
+Term: TypeAlias = z3.BitVecRef
+Bool: TypeAlias = z3.BoolRef
 
 TRUE: Bool = z3.BoolVal(True)
 FALSE: Bool = z3.BoolVal(False)

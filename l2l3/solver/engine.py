@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 import z3
 
@@ -30,12 +30,12 @@ from l2l3.model.policy import CompiledRule, PeerSet, governing_rules
 from l2l3.model.types import OS, BridgeKind, PortSpec, Proto, StackMode
 from l2l3.solver.encode import (
     FALSE,
-    bv_eq,
-    disj,
     TRUE,
     Bool,
     Term,
+    bv_eq,
     conj,
+    disj,
     in_any,
     in_prefix,
     ip_const,
@@ -104,9 +104,9 @@ class _Stop(Exception):
 Goal = Callable[[Leaf], Bool | None]
 
 
-def _minimal(prefixes: list) -> list:  # type: ignore[type-arg]
+def _minimal(prefixes: list[IPv4Network]) -> list[IPv4Network]:
     """Drop prefixes contained in another of the list (they add nothing to a union)."""
-    out = []
+    out: list[IPv4Network] = []
     for p in sorted(set(prefixes), key=lambda n: n.prefixlen):
         if not any(p.subnet_of(q) for q in out):
             out.append(p)
@@ -281,10 +281,10 @@ class Engine:
             dport=dport,
         )
 
-    def _end(self, ctx: _Ctx, pkt: SymPkt, disp: Disposition, at: str, to: str | None = None, by: str | None = None) -> None:
-        self._leaf(
-            Leaf(disp, at, to, by, ctx.routed, ctx.nat, pkt, ctx.sent or (None, None))
-        )
+    def _end(
+        self, ctx: _Ctx, pkt: SymPkt, disp: Disposition, at: str, to: str | None = None, by: str | None = None
+    ) -> None:
+        self._leaf(Leaf(disp, at, to, by, ctx.routed, ctx.nat, pkt, ctx.sent or (None, None)))
 
     # ------------------------------------------------------------ headers
 
@@ -363,11 +363,7 @@ class Engine:
             out = [(r, TRUE)]
         else:
             for i, r in enumerate(st.routes):
-                inner = [
-                    e.prefix
-                    for e in st.routes[:i]
-                    if e.prefix.subnet_of(r.prefix)
-                ]
+                inner = [e.prefix for e in st.routes[:i] if e.prefix.subnet_of(r.prefix)]
                 cond = in_prefix(dst, r.prefix)
                 if any(p == r.prefix for p in inner):
                     continue  # shadowed by an equal, earlier route
@@ -561,7 +557,9 @@ class Engine:
                     c = replace(ctx, nat=True)
                 self._egress_l2(st, out_if, route, p, c, depth)
 
-    def _egress_l2(self, st: Stack, out_if: Iface, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
+    def _egress_l2(
+        self, st: Stack, out_if: Iface, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int
+    ) -> None:
         _src, dst, *_ = self._l3(pkt)
         nexthop: Term = ip_const(route.via) if route.via is not None else dst
         if out_if.vxlan is not None:
@@ -640,12 +638,7 @@ class Engine:
             st = self.net.stacks[peer.stack]
             cond = one_of(target, [a.ip for a in peer.addrs])
             if st.os is OS.LINUX and st.kind != "gateway":
-                others = [
-                    a.ip
-                    for i in st.ifaces.values()
-                    if i.switch != peer.switch
-                    for a in i.addrs
-                ]
+                others = [a.ip for i in st.ifaces.values() if i.switch != peer.switch for a in i.addrs]
                 cond = disj([cond, one_of(target, others)])
             if peer.name in st.proxy_arp:
                 cond = disj([cond, self._lpm_dev_differs(st, target, peer.name)])
@@ -726,9 +719,7 @@ class Engine:
     def _peers(self, ps: PeerSet, x: Term) -> Bool:
         if ps.any:
             return TRUE
-        parts = [one_of(x, ps.ips)] + [
-            conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks
-        ]
+        parts = [one_of(x, ps.ips)] + [conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks]
         return disj(parts)
 
     @staticmethod
@@ -739,7 +730,9 @@ class Engine:
             [
                 conj(proto_is(proto, ps.proto))
                 if ps.port is None
-                else conj(proto_is(proto, ps.proto), neg(proto_is(proto, Proto.ICMP)), dport == val(ps.port, 16))
+                else conj(
+                    proto_is(proto, ps.proto), neg(proto_is(proto, Proto.ICMP)), dport == val(ps.port, 16)
+                )
                 for ps in ports
             ]
         )
@@ -747,7 +740,9 @@ class Engine:
     def _rules_allow(self, rules: list[CompiledRule] | None, peer: Term, pkt: SymPkt) -> Bool:
         if rules is None:
             return TRUE
-        return disj(conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules)
+        return disj(
+            conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules
+        )
 
     def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
         key = (
@@ -799,10 +794,17 @@ class Engine:
             return FALSE
         if ao is not None and bo is not None:
             if (ao.src, ao.dst, ao.dport, ao.vni, ao.smac, ao.dmac) != (
-                bo.src, bo.dst, bo.dport, bo.vni, bo.smac, bo.dmac
+                bo.src,
+                bo.dst,
+                bo.dport,
+                bo.vni,
+                bo.smac,
+                bo.dmac,
             ):
                 return FALSE
-        return conj(bv_eq(a.src, b.src), bv_eq(a.dst, b.dst), bv_eq(a.proto, b.proto), bv_eq(a.dport, b.dport))
+        return conj(
+            bv_eq(a.src, b.src), bv_eq(a.dst, b.dst), bv_eq(a.proto, b.proto), bv_eq(a.dport, b.dport)
+        )
 
     # helpers for queries
     def src_var(self) -> Term:

@@ -286,7 +286,9 @@ def test_routing_loop_is_reported_where_it_closes() -> None:
 
 def test_forwarding_off_drops_transit_traffic() -> None:
     """Kernel ip_forward=0: a stack delivers to itself but forwards nothing."""
-    net = net_of(LOOP.replace("route 10.9.0.0/16 via 10.0.0.1", "route 10.9.0.0/16 via 10.0.0.1\n    forwarding off"))
+    net = net_of(
+        LOOP.replace("route 10.9.0.0/16 via 10.0.0.1", "route 10.9.0.0/16 via 10.0.0.1\n    forwarding off")
+    )
     t = one(l2l3.trace(net, "node a", "10.9.1.1"))
     assert not t.delivered and "forwarding is off" in t.reason
 

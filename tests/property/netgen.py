@@ -65,7 +65,9 @@ def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
         for j in range(n_pods):
             ip = A(f"10.1.{i}.{j + 2}")
             pod_ips.append(ip)
-            mode = draw(st.sampled_from([StackMode.NETNS, StackMode.NETNS, StackMode.NETNS, StackMode.NO_NETNS]))
+            mode = draw(
+                st.sampled_from([StackMode.NETNS, StackMode.NETNS, StackMode.NETNS, StackMode.NO_NETNS])
+            )
             pods.append(Pod(name=f"p{j}", ip=IPv4Interface(f"{ip}/24"), bridge="br0", mode=mode))
         routes = []
         for k in range(1, n_nodes + 1):
@@ -75,12 +77,20 @@ def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
             if choice == "right":
                 routes.append(Route(prefix=_pod_subnet(k), via=A(f"10.0.0.{k}"), dev="eth0"))
             elif choice == "wrong":
-                routes.append(Route(prefix=_pod_subnet(k), via=A(f"10.0.0.{draw(st.integers(1, n_nodes))}"), dev="eth0"))
+                routes.append(
+                    Route(prefix=_pod_subnet(k), via=A(f"10.0.0.{draw(st.integers(1, n_nodes))}"), dev="eth0")
+                )
         if gateway and draw(st.booleans()):
             routes.append(Route(prefix=N("0.0.0.0/0"), via=A("10.0.0.254"), dev="eth0"))
         snats = []
         if draw(st.booleans()):
-            exc = draw(st.lists(st.sampled_from([N("10.1.0.0/16"), _pod_subnet(i), N("10.0.0.0/24")]), max_size=2, unique=True))
+            exc = draw(
+                st.lists(
+                    st.sampled_from([N("10.1.0.0/16"), _pod_subnet(i), N("10.0.0.0/24")]),
+                    max_size=2,
+                    unique=True,
+                )
+            )
             out = draw(st.sampled_from([None, "eth0"]))
             snats.append(SourceNat(source=_pod_subnet(i), exceptions=tuple(exc), out=out))
         filters = []
@@ -95,8 +105,14 @@ def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
                     in_dev=draw(st.sampled_from([None, "eth0", "br0"])),
                 )
             )
-        filters = [f if f.proto in (Proto.TCP, Proto.UDP) or f.port is None else Filter(
-            action=f.action, source=f.source, dest=f.dest, proto=Proto.TCP, port=f.port, in_dev=f.in_dev) for f in filters]
+        filters = [
+            f
+            if f.proto in (Proto.TCP, Proto.UDP) or f.port is None
+            else Filter(
+                action=f.action, source=f.source, dest=f.dest, proto=Proto.TCP, port=f.port, in_dev=f.in_dev
+            )
+            for f in filters
+        ]
         dnats = []
         if pod_ips and draw(st.booleans()):
             backs = draw(st.lists(st.sampled_from(pod_ips), min_size=1, max_size=2, unique=True))

@@ -54,7 +54,9 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # t
             if target == stack:
                 continue
             STATS["pairs"] += 1
-            delivered = [t for t in traces if t.disposition is Disposition.DELIVERED and t.delivered_to == target]
+            delivered = [
+                t for t in traces if t.disposition is Disposition.DELIVERED and t.delivered_to == target
+            ]
 
             def hit(leaf, target=target):  # type: ignore[no-untyped-def]
                 ok = leaf.disposition is Disposition.DELIVERED and leaf.to == target
@@ -94,7 +96,9 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # t
 
                     return And([leaf.pkt.src != ip_const(a) for a in arrived])
 
-                assert not eng.search(stack=stack, pod=pod, external=None, src=src, constraints=[], goal=other_src)
+                assert not eng.search(
+                    stack=stack, pod=pod, external=None, src=src, constraints=[], goal=other_src
+                )
 
 
 @given(networks())
