@@ -99,10 +99,14 @@ def policy_warnings(net: Network) -> list[str]:
     return out
 
 
-def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None) -> Report:
-    """Run every ``check`` of the spec."""
+def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None, budget: int | None = None) -> Report:
+    """Run every ``check`` of the spec.
+
+    ``budget`` caps the solver checks of each search; a search that needs
+    more ends ``unknown`` (never ``holds``).
+    """
     net = Network(spec)
-    checker = Checker(net)
+    checker = Checker(net, budget=budget)
     results = []
     for c in spec.checks:
         r = checker.evaluate(c.query)

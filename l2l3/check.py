@@ -267,9 +267,9 @@ class Checker:
             if isinstance(q, NoLoops):
                 return self._no_loops(q)
         except SolverUnknown as e:
-            return CheckResult(q, Verdict.UNKNOWN, f"unknown: {e}")
+            return CheckResult(q, Verdict.UNKNOWN, f"gave up: {e}")
         except z3.Z3Exception as e:  # a resource limit inside z3
-            return CheckResult(q, Verdict.UNKNOWN, f"unknown: z3 error {e}")
+            return CheckResult(q, Verdict.UNKNOWN, f"gave up: z3 error {e}")
         raise QueryError(f"unsupported query {q!r}")
 
     def _pairs(self, a: list[Endpoint], b: list[Endpoint]) -> list[tuple[Endpoint, Endpoint]]:

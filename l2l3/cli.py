@@ -40,7 +40,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             failed = True
     if failed:
         return 2
-    reports = [api.check(spec, extra_warnings=warns) for spec, warns in loaded]
+    reports = [api.check(spec, extra_warnings=warns, budget=args.budget) for spec, warns in loaded]
     text = RENDERERS[args.format](reports)
     sys.stdout.write(text)
     if args.format != "text":
@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run every check of the spec files")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
+    c.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N solver checks per search; beyond it a check is unknown (default 200000)",
+    )
     c.set_defaults(func=cmd_check)
     t = sub.add_parser("trace", help="follow one concrete packet, hop by hop")
     t.add_argument("file", metavar="FILE")
