@@ -1,0 +1,255 @@
+"""A Spec back to canonical text.
+
+``parse(render(s), expand=False) == s`` for every Spec that ``parse`` produced
+(spans aside). The output is deterministic: cluster, segments, externals,
+nodes, policies, checks, each in the order of the Spec; inside a node one
+kind of statement after another, in the order of the Node's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from l2l3.model.types import (
+    AnyPeer,
+    Backend,
+    Bridge,
+    CidrPeer,
+    Cluster,
+    Dnat,
+    Filter,
+    Labels,
+    NamespacePeer,
+    Nic,
+    Node,
+    Peer,
+    Pod,
+    PodPeer,
+    Policy,
+    PolicyRule,
+    Route,
+    SourceNat,
+    Spec,
+    StackMode,
+    Vxlan,
+)
+
+__all__ = ["render"]
+
+INDENT = "    "
+
+
+def render(spec: Spec) -> str:
+    """The canonical text of ``spec``."""
+    blocks: list[str] = []
+    if spec.cluster is not None:
+        blocks.append(_cluster(spec.cluster))
+    underlay = [_segment_line(s) for s in spec.segments] + [
+        f"external {e.name} {e.prefix} via {e.via}" for e in spec.externals
+    ]
+    if underlay:
+        blocks.append("\n".join(underlay))
+    blocks += [_node(n) for n in spec.nodes]
+    blocks += [_policy(p) for p in spec.policies]
+    if spec.checks:
+        blocks.append("\n".join(f"check {c.name}: {c.query}" for c in spec.checks))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def _segment_line(s: object) -> str:
+    gw = f" gateway {s.gateway}" if s.gateway is not None else ""  # type: ignore[attr-defined]
+    return f"segment {s.name} {s.prefix}{gw}"  # type: ignore[attr-defined]
+
+
+def _cluster(c: Cluster) -> str:
+    lines = [f"cluster {c.name} {{"]
+    if c.pod_cidr is not None:
+        lines.append(f"{INDENT}pod-cidr {c.pod_cidr}")
+    if c.service_cidr is not None:
+        lines.append(f"{INDENT}service-cidr {c.service_cidr}")
+    if c.cni:
+        lines.append(f"{INDENT}cni {' '.join(c.cni)}")
+    lines += [f"{INDENT}{k} {v}" for k, v in c.options]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _labels(labels: Labels, sep: str = " ") -> str:
+    return sep.join(f"{k}={v}" for k, v in labels)
+
+
+def _cidrs(nets: Iterable[object]) -> str:
+    return ", ".join(str(n) for n in nets)
+
+
+def _nic(x: Nic) -> str:
+    mac = f" mac {x.mac}" if x.mac else ""
+    return f"nic {x.name} ip {x.ip}{mac} on {x.segment}"
+
+
+def _bridge(b: Bridge) -> str:
+    words = [f"bridge {b.name} {b.kind.value}"]
+    if b.ip is not None:
+        words.append(f"ip {b.ip}")
+    if b.mac:
+        words.append(f"mac {b.mac}")
+    if b.uplink:
+        words.append(f"uplink {b.uplink}")
+    if b.hairpin:
+        words.append("hairpin")
+    if b.isolated_ports:
+        words.append("isolated-ports")
+    return " ".join(words)
+
+
+def _route(r: Route) -> str:
+    words = [f"route {r.prefix}"]
+    if r.via is not None:
+        words.append(f"via {r.via}")
+    if r.dev:
+        words.append(f"dev {r.dev}")
+    if r.onlink:
+        words.append("onlink")
+    return " ".join(words)
+
+
+def _pod(p: Pod, indent: str) -> str:
+    words = [f"pod {p.name}"]
+    if p.mode is StackMode.HOST_NETWORK:
+        words.append("host-network")
+    if p.ip is not None:
+        words.append(f"ip {p.ip}" if p.ip_has_prefix else f"ip {p.ip.ip}")
+    if p.mac:
+        words.append(f"mac {p.mac}")
+    if p.bridge:
+        words.append(f"on {p.bridge}")
+    if p.mode is StackMode.NO_NETNS:
+        words.append("no-netns")
+    if p.namespace != "default":
+        words.append(f"namespace {p.namespace}")
+    if p.labels:
+        words.append(f"labels {_labels(p.labels)}")
+    head = " ".join(words)
+    if not p.routes:
+        return head
+    body = "".join(f"{indent}{INDENT}{_route(r)}\n" for r in p.routes)
+    return f"{head} {{\n{body}{indent}}}"
+
+
+def _snat(s: SourceNat) -> str:
+    words = [f"snat from {s.source} to {s.to}" if s.to is not None else f"masquerade from {s.source}"]
+    if s.exceptions:
+        words.append(f"except {_cidrs(s.exceptions)}")
+    if s.out:
+        words.append(f"out {s.out}")
+    return " ".join(words)
+
+
+def _backend(b: Backend) -> str:
+    return f"{b.ip}:{b.port}" if b.port is not None else str(b.ip)
+
+
+def _dnat(d: Dnat) -> str:
+    words = [f"dnat {d.vip}"]
+    if d.proto is not None:
+        words.append(str(d.proto))
+    if d.port is not None:
+        words.append(f"port {d.port}")
+    words.append("to " + ", ".join(_backend(b) for b in d.backends))
+    return " ".join(words)
+
+
+def _vxlan(v: Vxlan) -> str:
+    words = [f"vxlan {v.name} vni {v.vni}"]
+    if v.port != 8472:
+        words.append(f"port {v.port}")
+    words.append(f"local {v.local}")
+    if v.mac:
+        words.append(f"mac {v.mac}")
+    if v.ip is not None:
+        words.append(f"ip {v.ip}")
+    return " ".join(words)
+
+
+def _filter(f: Filter) -> str:
+    words = [f"filter {f.action.value}"]
+    if f.in_dev:
+        words.append(f"in {f.in_dev}")
+    if f.out_dev:
+        words.append(f"out {f.out_dev}")
+    if f.source is not None:
+        words.append(f"from {f.source}")
+    if f.dest is not None:
+        words.append(f"to {f.dest}")
+    if f.proto is not None:
+        words.append(str(f.proto))
+    if f.port is not None:
+        words.append(f"port {f.port}")
+    return " ".join(words)
+
+
+def _node(n: Node) -> str:
+    head = f"node {n.name} {n.os.value}"
+    if n.ip is not None or n.segment is not None or n.subnet is not None:
+        head += f" ip {n.ip} on {n.segment} subnet {n.subnet}"
+    body: list[str] = []
+    body += [_nic(x) for x in n.nics]
+    body += [_bridge(b) for b in n.bridges]
+    body += [_vxlan(v) for v in n.vxlans]
+    body += [_pod(p, INDENT) for p in n.pods]
+    body += [_route(r) for r in n.routes]
+    body += [_snat(s) for s in n.snats]
+    body += [
+        f"outbound-nat {o.bridge}" + (f" except {_cidrs(o.exceptions)}" if o.exceptions else "")
+        for o in n.outbound_nats
+    ]
+    body += [_dnat(d) for d in n.dnats]
+    body += [f"route-to-host {r.bridge} {r.prefix}" for r in n.routes_to_host]
+    body += [f"fdb {f.mac} dst {f.dst} dev {f.dev}" for f in n.fdbs]
+    body += [f"neighbor {x.ip} lladdr {x.mac} dev {x.dev}" for x in n.neighbors]
+    body += [f"proxy-arp {p.dev}" for p in n.proxy_arps]
+    body += [_filter(f) for f in n.filters]
+    if not n.forwarding:
+        body.append("forwarding off")
+    if n.enforce_policy:
+        body.append("enforce-policy on")
+    if not body:
+        return head
+    comment = f"    # cni: {n.cni}" if n.cni else ""
+    return f"{head} {{{comment}\n" + "".join(f"{INDENT}{line}\n" for line in body) + "}"
+
+
+def _peer(p: Peer) -> str:
+    if isinstance(p, PodPeer):
+        if p.namespace is not None:
+            return f"namespace {p.namespace} pods {_labels(p.labels, ', ')}".rstrip()
+        return f"pods {_labels(p.labels, ', ')}".rstrip()
+    if isinstance(p, NamespacePeer):
+        return f"namespace {p.namespace}" + (f" pods {_labels(p.labels, ', ')}" if p.labels else "")
+    if isinstance(p, CidrPeer):
+        return f"cidr {p.cidr}" + (f" except {_cidrs(p.exceptions)}" if p.exceptions else "")
+    assert isinstance(p, AnyPeer)
+    return "all"
+
+
+def _rule(direction: str, r: PolicyRule) -> str:
+    words = [direction]
+    if r.peers:
+        words.append(("from " if direction == "ingress" else "to ") + ", ".join(_peer(p) for p in r.peers))
+    if r.ports:
+        words.append(
+            ", ".join(f"{s.proto} {s.port}" if s.port is not None else str(s.proto) for s in r.ports)
+        )
+    return " ".join(words)
+
+
+def _policy(p: Policy) -> str:
+    lines = [f"policy {p.name} namespace {p.namespace} {{"]
+    lines.append(f"{INDENT}select {_labels(p.select, ', ')}".rstrip())
+    lines += [f"{INDENT}{_rule('ingress', r)}" for r in p.ingress]
+    lines += [f"{INDENT}{_rule('egress', r)}" for r in p.egress]
+    if p.types is not None:
+        order = [d for d in ("ingress", "egress") if d in p.types]
+        lines.append(f"{INDENT}types {', '.join(order)}")
+    lines.append("}")
+    return "\n".join(lines)

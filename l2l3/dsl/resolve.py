@@ -1,0 +1,377 @@
+"""Name resolution and semantic checks of a parsed spec, in one pass.
+
+:func:`diagnose` returns every problem at once (never stops at the first);
+:func:`validate` raises them as one :class:`SpecError`. Each diagnostic points
+at the offending token when it can find it on the statement's line, else at
+the statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+
+from l2l3.errors import Diagnostic, SpecError
+from l2l3.model.types import (
+    NOWHERE,
+    AddressRef,
+    BridgeKind,
+    EndpointRef,
+    ExternalRef,
+    Isolated,
+    LabelRef,
+    NamespaceRef,
+    NatAs,
+    NetnsIsolation,
+    Node,
+    NodeRef,
+    Pod,
+    PodRef,
+    Reach,
+    Route,
+    Span,
+    Spec,
+    StackMode,
+)
+
+__all__ = ["diagnose", "validate"]
+
+
+def validate(spec: Spec) -> None:
+    """Raise :class:`SpecError` with every problem of ``spec``; return if none."""
+    diags = diagnose(spec)
+    if diags:
+        raise SpecError(diags)
+
+
+def diagnose(
+    spec: Spec, lines: list[str] | None = None, *, has_cluster: bool | None = None
+) -> list[Diagnostic]:
+    """Every problem of ``spec``.
+
+    ``has_cluster`` says whether the spec *as written* had a cluster block
+    (profile expansion may have consumed it); by default ``spec.cluster``.
+    """
+    if lines is None:
+        lines = spec.source.replace("\r\n", "\n").split("\n")
+    if has_cluster is None:
+        has_cluster = spec.cluster is not None
+    return _Resolver(spec, lines, has_cluster).run()
+
+
+_WORD = r"(?<![A-Za-z0-9_.\-/=:]){}(?![A-Za-z0-9_.\-/=])"
+
+
+class _Resolver:
+    def __init__(self, spec: Spec, lines: list[str], has_cluster: bool) -> None:
+        self.spec = spec
+        self.lines = lines
+        self.has_cluster = has_cluster
+        self.diags: list[Diagnostic] = []
+        self.segments = {s.name: s for s in spec.segments}
+        self.externals = {e.name: e for e in spec.externals}
+        self.nodes = {n.name: n for n in spec.nodes}
+
+    # ------------------------------------------------------------ helpers
+
+    def line(self, span: Span) -> str:
+        if span.file != self.spec.file:
+            return ""
+        return self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
+
+    def at(self, span: Span, *words: str) -> Span:
+        """The span of the first of ``words`` (in order) written on the statement's line."""
+        text = self.line(span)
+        if not text or span is NOWHERE:
+            return span
+        pos = span.column - 1
+        for w in words:
+            m = re.compile(_WORD.format(re.escape(w))).search(text, pos)
+            if m is None:
+                return span
+            pos = m.start()
+        return Span(span.file, span.line, pos + 1)
+
+    def error(self, span: Span, message: str) -> None:
+        self.diags.append(Diagnostic(span, message, self.line(span)))
+
+    @staticmethod
+    def where(span: Span) -> str:
+        return f"{span.file}:{span.line}" if span.line else "an implicit statement"
+
+    def duplicates(
+        self, items: Iterable[tuple[str, Span]], what: str, keyword: str | None = None, suffix: str = ""
+    ) -> None:
+        first: dict[str, Span] = {}
+        for name, span in items:
+            if name in first:
+                place = self.at(span, keyword, name) if keyword else self.at(span, name)
+                self.error(
+                    place, f"duplicate {what} {name}{suffix} (first defined at {self.where(first[name])})"
+                )
+            else:
+                first[name] = span
+
+    # ------------------------------------------------------------ the pass
+
+    def run(self) -> list[Diagnostic]:
+        spec = self.spec
+        self.duplicates(((s.name, s.span) for s in spec.segments), "segment", "segment")
+        self.duplicates(((e.name, e.span) for e in spec.externals), "external", "external")
+        self.duplicates(((n.name, n.span) for n in spec.nodes), "node", "node")
+        first_policy: dict[tuple[str, str], Span] = {}
+        for pol in spec.policies:
+            key = (pol.namespace, pol.name)
+            if key in first_policy:
+                self.error(
+                    self.at(pol.span, "policy", pol.name),
+                    f"duplicate policy {pol.name} in namespace {pol.namespace} "
+                    f"(first defined at {self.where(first_policy[key])})",
+                )
+            else:
+                first_policy[key] = pol.span
+        self.duplicates(((c.name, c.span) for c in spec.checks), "check", "check")
+        for s in spec.segments:
+            if s.gateway is not None and s.gateway not in s.prefix:
+                self.error(
+                    self.at(s.span, "gateway", str(s.gateway)),
+                    f"gateway {s.gateway} is outside segment {s.name}'s prefix {s.prefix}",
+                )
+        for e in spec.externals:
+            if e.via not in self.segments:
+                self.error(self.at(e.span, "via", e.via), self.unknown_segment(e.via))
+        for n in spec.nodes:
+            self.node(n)
+        self.pod_addresses()
+        for c in spec.checks:
+            self.check(c.query, c.span)
+        return self.diags
+
+    def unknown_segment(self, name: str) -> str:
+        known = ", ".join(sorted(self.segments)) or "none declared"
+        return f"unknown segment {name} (segments: {known})"
+
+    # ------------------------------------------------------------ nodes
+
+    def node(self, n: Node) -> None:
+        profile_managed = self.has_cluster and n.ip is not None and not n.nics
+        if n.ip is not None or n.segment is not None:
+            if not self.has_cluster:
+                self.error(
+                    self.at(n.span, "ip"),
+                    "node shorthand needs a cluster block with a cni profile "
+                    "(without one, write `nic eth0 ip CIDR on SEGMENT` and a bridge)",
+                )
+            if n.segment is not None and n.segment not in self.segments:
+                self.error(self.at(n.span, "on", n.segment), self.unknown_segment(n.segment))
+        ifaces = [(x.name, x.span) for x in n.nics] + [(b.name, b.span) for b in n.bridges]
+        ifaces += [(v.name, v.span) for v in n.vxlans]
+        ifaces.sort(key=lambda t: (t[1].line, t[1].column))
+        self.duplicates(ifaces, "interface", suffix=f" on node {n.name}")
+        self.duplicates(((p.name, p.span) for p in n.pods), "pod", "pod", suffix=f" on node {n.name}")
+        names = {name for name, _ in ifaces}
+        if profile_managed:
+            names.add("eth0")
+        bridges = {b.name: b for b in n.bridges}
+        vxlans = {v.name for v in n.vxlans}
+        nics = {x.name for x in n.nics}
+
+        for x in n.nics:
+            if x.segment and x.segment not in self.segments:
+                self.error(self.at(x.span, "on", x.segment), self.unknown_segment(x.segment))
+        for b in n.bridges:
+            if b.uplink is not None and b.uplink not in nics:
+                self.error(
+                    self.at(b.span, "uplink", b.uplink),
+                    f"uplink {b.uplink} is not a nic of node {n.name} (nics: {', '.join(sorted(nics)) or 'none'})",
+                )
+        for p in n.pods:
+            self.pod(n, p, bridges, profile_managed)
+
+        def iface(span: Span, keyword: str, dev: str | None, what: str) -> None:
+            if dev is None or dev in names or profile_managed:
+                return
+            known = ", ".join(sorted(names)) or "none"
+            self.error(
+                self.at(span, keyword, dev),
+                f"{what} {dev}: no such interface on node {n.name} (interfaces: {known})",
+            )
+
+        connected = self.node_connected(n)
+        for r in n.routes:
+            iface(r.span, "dev", r.dev, "route dev")
+            if not profile_managed and (r.dev is None or r.dev in names):
+                self.gateway(r, connected, f"node {n.name}")
+        for f in n.filters:
+            iface(f.span, "in", f.in_dev, "filter in")
+            iface(f.span, "out", f.out_dev, "filter out")
+        for s in n.snats:
+            iface(s.span, "out", s.out, "out")
+        for nb in n.neighbors:
+            iface(nb.span, "dev", nb.dev, "neighbor dev")
+        for pa in n.proxy_arps:
+            iface(pa.span, "proxy-arp", pa.dev, "proxy-arp")
+        for fdb in n.fdbs:
+            if fdb.dev not in vxlans and not profile_managed:
+                self.error(
+                    self.at(fdb.span, "dev", fdb.dev),
+                    f"fdb dev {fdb.dev} is not a vxlan of node {n.name} (vxlans: {', '.join(sorted(vxlans)) or 'none'})",
+                )
+        for stmt, keyword in [(o, "outbound-nat") for o in n.outbound_nats] + [
+            (r, "route-to-host") for r in n.routes_to_host
+        ]:
+            target = bridges.get(stmt.bridge)
+            if target is None:
+                if not profile_managed:
+                    self.error(
+                        self.at(stmt.span, keyword, stmt.bridge),
+                        f"{keyword}: no bridge {stmt.bridge} on node {n.name}",
+                    )
+            elif target.kind is not BridgeKind.L2BRIDGE:
+                self.error(
+                    self.at(stmt.span, keyword, stmt.bridge),
+                    f"{keyword} applies to an l2bridge, but {stmt.bridge} is a {target.kind.value} bridge",
+                )
+
+    def node_connected(self, n: Node) -> list[tuple[str | None, IPv4Network]]:
+        out: list[tuple[str | None, IPv4Network]] = [(x.name, x.ip.network) for x in n.nics]
+        out += [(b.name, b.ip.network) for b in n.bridges if b.ip is not None]
+        out += [(v.name, v.ip.network) for v in n.vxlans if v.ip is not None]
+        if n.ip is not None and n.segment in self.segments:
+            out.append(("eth0", self.segments[n.segment].prefix))
+        if n.subnet is not None and not n.bridges:
+            out.append((None, n.subnet))
+        # A route without a gateway (`route P dev IF`) makes P on-link too.
+        out += [(r.dev, r.prefix) for r in n.routes if r.via is None]
+        return out
+
+    def gateway(self, r: Route, connected: list[tuple[str | None, IPv4Network]], stack: str) -> None:
+        if r.via is None or r.onlink:
+            return
+        candidates = list(
+            dict.fromkeys(net for dev, net in connected if r.dev is None or dev is None or dev == r.dev)
+        )
+        if any(r.via in net for net in candidates):
+            return
+        where = f" of {r.dev}" if r.dev else ""
+        known = ", ".join(str(net) for net in candidates) or "none"
+        self.error(
+            self.at(r.span, "via", str(r.via)),
+            f"gateway {r.via} is in no connected prefix{where} of {stack} ({known}); "
+            "add `onlink` if it is reachable anyway",
+        )
+
+    def pod(self, n: Node, p: Pod, bridges: dict, profile_managed: bool) -> None:  # type: ignore[type-arg]
+        if p.mode is StackMode.HOST_NETWORK:
+            extra = [w for w, v in (("ip", p.ip), ("on", p.bridge), ("mac", p.mac)) if v is not None]
+            if extra or p.routes:
+                word = extra[0] if extra else "{"
+                self.error(
+                    self.at(p.span, "pod", p.name, word),
+                    f"pod {p.name} is host-network: it has no endpoint, so no "
+                    + (", ".join(f"`{w}`" for w in extra) if extra else "routes of its own"),
+                )
+            return
+        if not self.has_cluster:
+            missing = [w for w, v in (("ip CIDR", p.ip), ("on BRIDGE", p.bridge)) if v is None]
+            if missing:
+                self.error(
+                    self.at(p.span, "pod", p.name),
+                    f"pod {p.name} needs {' and '.join(f'`{m}`' for m in missing)} "
+                    "(or `host-network`; under a cluster profile these are implied)",
+                )
+            elif p.ip is not None and not p.ip_has_prefix:
+                self.error(
+                    self.at(p.span, "ip", str(p.ip.ip)),
+                    f"pod address {p.ip.ip} needs a prefix length here, like {p.ip.ip}/24 "
+                    "(only a cluster profile supplies it)",
+                )
+        if p.bridge is not None and p.bridge not in bridges and not (profile_managed and not bridges):
+            owners = [
+                m.name
+                for m in self.spec.nodes
+                if m.name != n.name and any(b.name == p.bridge for b in m.bridges)
+            ]
+            if owners:
+                msg = f"bridge {p.bridge} belongs to node {owners[0]}, not to node {n.name}"
+            elif any(x.name == p.bridge for x in n.nics) or any(v.name == p.bridge for v in n.vxlans):
+                msg = f"{p.bridge} is not a bridge of node {n.name}"
+            else:
+                known = ", ".join(sorted(bridges)) or "none"
+                msg = f"unknown bridge {p.bridge} on node {n.name} (bridges: {known})"
+            self.error(self.at(p.span, "on", p.bridge), msg)
+        if p.ip is not None and p.ip_has_prefix:
+            connected: list[tuple[str | None, IPv4Network]] = [("eth0", p.ip.network)]
+            connected += [(r.dev or "eth0", r.prefix) for r in p.routes if r.via is None]
+        else:
+            connected = []
+        for r in p.routes:
+            if r.dev is not None and r.dev != "eth0":
+                self.error(
+                    self.at(r.span, "dev", r.dev),
+                    f"route dev {r.dev}: a pod's only interface is eth0",
+                )
+            if connected:
+                self.gateway(r, connected, f"pod {n.name}/{p.name}")
+
+    def pod_addresses(self) -> None:
+        seen: dict[IPv4Address, tuple[str, Span]] = {}
+        for n in self.spec.nodes:
+            for p in n.pods:
+                if p.ip is None:
+                    continue
+                who = f"{n.name}/{p.name}"
+                if p.ip.ip in seen:
+                    other, span = seen[p.ip.ip]
+                    self.error(
+                        self.at(p.span, "ip", str(p.ip) if p.ip_has_prefix else str(p.ip.ip)),
+                        f"pod {who} has address {p.ip.ip}, which pod {other} already has ({self.where(span)})",
+                    )
+                else:
+                    seen[p.ip.ip] = (who, p.span)
+
+    # ------------------------------------------------------------ checks
+
+    def check(self, q: object, span: Span) -> None:
+        if isinstance(q, Reach | NatAs):
+            self.endpoint(q.src, span)
+            self.endpoint(q.dst, span)
+        elif isinstance(q, Isolated):
+            self.endpoint(q.a, span)
+            self.endpoint(q.b, span)
+        elif isinstance(q, NetnsIsolation) and q.node is not None and q.node not in self.nodes:
+            self.error(self.at(span, "on", q.node), self.unknown_node(q.node))
+
+    def unknown_node(self, name: str) -> str:
+        return f"unknown node {name} (nodes: {', '.join(sorted(self.nodes)) or 'none'})"
+
+    def endpoint(self, ref: EndpointRef, span: Span) -> None:
+        text = str(ref)
+        if isinstance(ref, PodRef):
+            node = self.nodes.get(ref.node)
+            if node is None:
+                self.error(self.at(span, text), self.unknown_node(ref.node))
+            elif not any(p.name == ref.pod for p in node.pods):
+                known = ", ".join(p.name for p in node.pods) or "none"
+                self.error(self.at(span, text), f"node {ref.node} has no pod {ref.pod} (pods: {known})")
+        elif isinstance(ref, NodeRef):
+            if ref.node not in self.nodes:
+                self.error(self.at(span, "node", ref.node), self.unknown_node(ref.node))
+        elif isinstance(ref, ExternalRef):
+            if ref.name not in self.externals:
+                known = ", ".join(sorted(self.externals)) or "none"
+                self.error(
+                    self.at(span, "external", ref.name), f"unknown external {ref.name} (externals: {known})"
+                )
+        elif isinstance(ref, NamespaceRef):
+            if not any(p.namespace == ref.namespace for n in self.spec.nodes for p in n.pods):
+                self.error(
+                    self.at(span, "namespace", ref.namespace), f"namespace {ref.namespace} selects no pod"
+                )
+        elif isinstance(ref, LabelRef):
+            want = set(ref.labels)
+            if not any(want <= set(p.labels) for n in self.spec.nodes for p in n.pods):
+                self.error(self.at(span, "pods"), f"{text} selects no pod")
+        elif isinstance(ref, AddressRef):
+            pass
