@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -73,12 +74,17 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_expand(args: argparse.Namespace) -> int:
-    from l2l3.dsl import load_with_warnings, render
+    from l2l3.dsl import load_with_warnings, parse_with_warnings, render
+    from l2l3.model.profiles import expand_with_comments
 
-    spec, warns = load_with_warnings(args.file)
+    raw = parse_with_warnings(
+        Path(args.file).read_text(encoding="utf-8"), args.file, expand=False, validate=False
+    )[0]
+    spec, warns = load_with_warnings(args.file)  # validates the expansion
+    comments = expand_with_comments(raw)[2] if raw.cluster is not None else {}
     for w in warns:
         print(w.render(), file=sys.stderr)
-    sys.stdout.write(render(spec))
+    sys.stdout.write(render(spec, comments))
     return 0
 
 

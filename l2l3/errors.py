@@ -23,19 +23,21 @@ class Diagnostic:
     span: Span
     message: str
     line_text: str = ""
+    severity: str = "error"  # or "warning"
 
     def render(self) -> str:
         """``FILE:LINE:COL: error: message`` + the line + a caret."""
-        head = f"{self.span}: error: {self.message}"
+        head = f"{self.span}: {self.severity}: {self.message}"
         if not self.line_text:
             return head
-        text = self.line_text.rstrip("\n").expandtabs()
+        raw = self.line_text.rstrip("\n")
+        # the span counts characters; place the caret where tabs put them
+        col = len(raw[: max(self.span.column - 1, 0)].expandtabs()) + 1
+        text = raw.expandtabs()
         if len(text) > 200:  # keep a caret meaningful on huge lines
-            start = max(0, self.span.column - 80)
+            start = max(0, col - 80)
             text = text[start : start + 160]
-            col = self.span.column - start
-        else:
-            col = self.span.column
+            col -= start
         caret = " " * max(col - 1, 0) + "^"
         return f"{head}\n    {text}\n    {caret}"
 

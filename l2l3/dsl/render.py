@@ -8,7 +8,8 @@ kind of statement after another, in the order of the Node's fields.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from l2l3.model.types import (
     AnyPeer,
@@ -39,8 +40,18 @@ __all__ = ["render"]
 INDENT = "    "
 
 
-def render(spec: Spec) -> str:
-    """The canonical text of ``spec``."""
+Comments = Mapping[tuple[object, ...], str]
+
+
+def render(spec: Spec, comments: Comments | None = None) -> str:
+    """The canonical text of ``spec``.
+
+    ``comments`` (from :func:`l2l3.model.profiles.expand_with_comments`)
+    annotates generated lines: ``(node,)`` the node, ``(node, FIELD, i)`` the
+    i-th entry of ``Node.FIELD``, ``(node, "pods", i, "routes", j)`` a pod
+    route. Comments never change what the text parses to.
+    """
+    cm: Comments = comments or {}
     blocks: list[str] = []
     if spec.cluster is not None:
         blocks.append(_cluster(spec.cluster))
@@ -49,7 +60,7 @@ def render(spec: Spec) -> str:
     ]
     if underlay:
         blocks.append("\n".join(underlay))
-    blocks += [_node(n) for n in spec.nodes]
+    blocks += [_node(n, cm) for n in spec.nodes]
     blocks += [_policy(p) for p in spec.policies]
     if spec.checks:
         blocks.append("\n".join(f"check {c.name}: {c.query}" for c in spec.checks))
@@ -113,7 +124,7 @@ def _route(r: Route) -> str:
     return " ".join(words)
 
 
-def _pod(p: Pod, indent: str) -> str:
+def _pod(p: Pod, indent: str, cm: Comments | None = None, key: tuple[object, ...] = ()) -> str:
     words = [f"pod {p.name}"]
     if p.mode is StackMode.HOST_NETWORK:
         words.append("host-network")
@@ -129,11 +140,14 @@ def _pod(p: Pod, indent: str) -> str:
         words.append(f"namespace {p.namespace}")
     if p.labels:
         words.append(f"labels {_labels(p.labels)}")
+    cm = cm or {}
     head = " ".join(words)
     if not p.routes:
-        return head
-    body = "".join(f"{indent}{INDENT}{_route(r)}\n" for r in p.routes)
-    return f"{head} {{\n{body}{indent}}}"
+        return head + _note(cm, key)
+    body = "".join(
+        f"{indent}{INDENT}{_route(r)}{_note(cm, (*key, 'routes', j))}\n" for j, r in enumerate(p.routes)
+    )
+    return f"{head} {{{_note(cm, key)}\n{body}{indent}}}"
 
 
 def _snat(s: SourceNat) -> str:
@@ -188,35 +202,46 @@ def _filter(f: Filter) -> str:
     return " ".join(words)
 
 
-def _node(n: Node) -> str:
+def _node(n: Node, cm: Comments) -> str:
     head = f"node {n.name} {n.os.value}"
     if n.ip is not None or n.segment is not None or n.subnet is not None:
         head += f" ip {n.ip} on {n.segment} subnet {n.subnet}"
+
+    def lines(field: str, items: Iterable[object], fmt: Callable[[Any], str]) -> list[str]:
+        return [fmt(x) + _note(cm, (n.name, field, i)) for i, x in enumerate(items)]
+
     body: list[str] = []
-    body += [_nic(x) for x in n.nics]
-    body += [_bridge(b) for b in n.bridges]
-    body += [_vxlan(v) for v in n.vxlans]
-    body += [_pod(p, INDENT) for p in n.pods]
-    body += [_route(r) for r in n.routes]
-    body += [_snat(s) for s in n.snats]
-    body += [
-        f"outbound-nat {o.bridge}" + (f" except {_cidrs(o.exceptions)}" if o.exceptions else "")
-        for o in n.outbound_nats
-    ]
-    body += [_dnat(d) for d in n.dnats]
-    body += [f"route-to-host {r.bridge} {r.prefix}" for r in n.routes_to_host]
-    body += [f"fdb {f.mac} dst {f.dst} dev {f.dev}" for f in n.fdbs]
-    body += [f"neighbor {x.ip} lladdr {x.mac} dev {x.dev}" for x in n.neighbors]
-    body += [f"proxy-arp {p.dev}" for p in n.proxy_arps]
-    body += [_filter(f) for f in n.filters]
+    body += lines("nics", n.nics, _nic)
+    body += lines("bridges", n.bridges, _bridge)
+    body += lines("vxlans", n.vxlans, _vxlan)
+    body += [_pod(p, INDENT, cm, (n.name, "pods", i)) for i, p in enumerate(n.pods)]
+    body += lines("routes", n.routes, _route)
+    body += lines("snats", n.snats, _snat)
+    body += lines(
+        "outbound_nats",
+        n.outbound_nats,
+        lambda o: f"outbound-nat {o.bridge}" + (f" except {_cidrs(o.exceptions)}" if o.exceptions else ""),
+    )
+    body += lines("dnats", n.dnats, _dnat)
+    body += lines("routes_to_host", n.routes_to_host, lambda r: f"route-to-host {r.bridge} {r.prefix}")
+    body += lines("fdbs", n.fdbs, lambda f: f"fdb {f.mac} dst {f.dst} dev {f.dev}")
+    body += lines("neighbors", n.neighbors, lambda x: f"neighbor {x.ip} lladdr {x.mac} dev {x.dev}")
+    body += lines("proxy_arps", n.proxy_arps, lambda p: f"proxy-arp {p.dev}")
+    body += lines("filters", n.filters, _filter)
     if not n.forwarding:
         body.append("forwarding off")
     if n.enforce_policy:
-        body.append("enforce-policy on")
+        body.append("enforce-policy on" + _note(cm, (n.name, "enforce_policy")))
     if not body:
         return head
-    comment = f"    # cni: {n.cni}" if n.cni else ""
+    what = cm.get((n.name,)) or n.cni
+    comment = f"    # cni: {what}" if what else ""
     return f"{head} {{{comment}\n" + "".join(f"{INDENT}{line}\n" for line in body) + "}"
+
+
+def _note(cm: Comments, key: tuple[object, ...]) -> str:
+    text = cm.get(key)
+    return f"    # {text}" if text else ""
 
 
 def _peer(p: Peer) -> str:

@@ -190,7 +190,7 @@ class Ctx:
         return SpecError([self.diag(span, message)])
 
     def warn(self, span: Span, message: str) -> None:
-        self.warnings.append(self.diag(span, message))
+        self.warnings.append(replace(self.diag(span, message), severity="warning"))
 
     @property
     def pools(self) -> tuple[IPv4Network, ...]:
