@@ -6,8 +6,8 @@ Each helper is a small pure function; its docstring states the formula.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeAlias
 from ipaddress import IPv4Address, IPv4Network
+from typing import TypeAlias
 
 import z3
 

@@ -584,7 +584,7 @@ class Engine:
             static_hit = one_of(nexthop, [ip for ip, _ in statics])
             for ip, mac in statics:
                 answers.append((mac, nexthop == ip_const(ip)))
-            for peer, mac, cond in self._arp(out_if, nexthop):
+            for _peer, mac, cond in self._arp(out_if, nexthop):
                 answers.append((mac, conj(neg(static_hit), cond)))
             with self._assume(conj(*[neg(c) for _, c in answers])) as ok2:
                 if ok2:

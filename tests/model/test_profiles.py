@@ -48,22 +48,47 @@ def pod(name: str, ip: str, ns: str = "shop", line: int = 0) -> Pod:
     return Pod(name=name, ip=I(f"{ip}/32"), ip_has_prefix=False, namespace=ns, span=Span("t.l2l3", line, 5))
 
 
-def mk(cni: str, *, win: bool = False, options: tuple[tuple[str, str], ...] = (), pod_cidr: str | None = "10.244.0.0/16",
-       service: str | None = "10.96.0.0/12", segment: Segment = SEG) -> Spec:
+def mk(
+    cni: str,
+    *,
+    win: bool = False,
+    options: tuple[tuple[str, str], ...] = (),
+    pod_cidr: str | None = "10.244.0.0/16",
+    service: str | None = "10.96.0.0/12",
+    segment: Segment = SEG,
+) -> Spec:
     """Two nodes: lin1 (10.244.1.0/24, pods web .5 and db .6) and lin2/win1 (10.244.3.0/24, pod iis .4)."""
     second = "win1" if win else "lin2"
     return Spec(
         file="t.l2l3",
-        cluster=Cluster(name="c", pod_cidr=N(pod_cidr) if pod_cidr else None,
-                        service_cidr=N(service) if service else None,
-                        cni=tuple(cni.split()), options=options, span=CLUSTER_SPAN),
+        cluster=Cluster(
+            name="c",
+            pod_cidr=N(pod_cidr) if pod_cidr else None,
+            service_cidr=N(service) if service else None,
+            cni=tuple(cni.split()),
+            options=options,
+            span=CLUSTER_SPAN,
+        ),
         segments=(segment,),
         nodes=(
-            Node(name="lin1", os=OS.LINUX, ip=A("10.127.130.37"), segment=segment.name, subnet=N("10.244.1.0/24"),
-                 pods=(pod("web", "10.244.1.5", line=11), pod("db", "10.244.1.6", line=12)),
-                 span=Span("t.l2l3", 10, 1)),
-            Node(name=second, os=OS.WINDOWS if win else OS.LINUX, ip=A("10.127.130.38"), segment=segment.name,
-                 subnet=N("10.244.3.0/24"), pods=(pod("iis", "10.244.3.4", line=21),), span=Span("t.l2l3", 20, 1)),
+            Node(
+                name="lin1",
+                os=OS.LINUX,
+                ip=A("10.127.130.37"),
+                segment=segment.name,
+                subnet=N("10.244.1.0/24"),
+                pods=(pod("web", "10.244.1.5", line=11), pod("db", "10.244.1.6", line=12)),
+                span=Span("t.l2l3", 10, 1),
+            ),
+            Node(
+                name=second,
+                os=OS.WINDOWS if win else OS.LINUX,
+                ip=A("10.127.130.38"),
+                segment=segment.name,
+                subnet=N("10.244.3.0/24"),
+                pods=(pod("iis", "10.244.3.4", line=21),),
+                span=Span("t.l2l3", 20, 1),
+            ),
         ),
     )
 
@@ -121,8 +146,19 @@ def test_spec_without_cluster_is_returned_unchanged() -> None:
     assert expand_with_comments(s) == (s, [], {})
 
 
-@pytest.mark.parametrize("cni", ["bridge", "flannel host-gw", "flannel vxlan", "calico bgp", "calico ipip",
-                                 "calico vxlan", "antrea", "kindnet"])
+@pytest.mark.parametrize(
+    "cni",
+    [
+        "bridge",
+        "flannel host-gw",
+        "flannel vxlan",
+        "calico bgp",
+        "calico ipip",
+        "calico vxlan",
+        "antrea",
+        "kindnet",
+    ],
+)
 def test_deterministic_and_idempotent(cni: str) -> None:
     a, wa, ca = expand_with_comments(mk(cni))
     b, wb, cb = expand_with_comments(mk(cni))
@@ -132,10 +168,21 @@ def test_deterministic_and_idempotent(cni: str) -> None:
     assert again == a
 
 
-@pytest.mark.parametrize("cni,win", [("bridge", False), ("flannel host-gw", True), ("flannel vxlan", True),
-                                     ("calico bgp", True), ("calico ipip", False), ("calico vxlan", True),
-                                     ("antrea", True), ("kindnet", False), ("win-bridge", None),
-                                     ("win-overlay", None)])
+@pytest.mark.parametrize(
+    "cni,win",
+    [
+        ("bridge", False),
+        ("flannel host-gw", True),
+        ("flannel vxlan", True),
+        ("calico bgp", True),
+        ("calico ipip", False),
+        ("calico vxlan", True),
+        ("antrea", True),
+        ("kindnet", False),
+        ("win-bridge", None),
+        ("win-overlay", None),
+    ],
+)
 def test_no_shorthand_left(cni: str, win: bool | None) -> None:
     s = mk(cni, win=bool(win))
     if win is None:  # Windows-only profiles: both nodes Windows
@@ -176,7 +223,9 @@ def test_generated_objects_carry_spans() -> None:
 def test_user_statements_in_a_shorthand_node_are_kept_first() -> None:
     s = mk("flannel host-gw")
     extra = Route(prefix=N("192.0.2.0/24"), via=A("10.127.130.9"), dev="eth0")
-    first = replace(s.nodes[0], routes=(extra,), snats=(SourceNat(source=N("10.244.1.9/32"), to=A("10.127.130.37")),))
+    first = replace(
+        s.nodes[0], routes=(extra,), snats=(SourceNat(source=N("10.244.1.9/32"), to=A("10.127.130.37")),)
+    )
     out, _, comments = expand_with_comments(replace(s, nodes=(first, s.nodes[1])))
     lin1 = node(out, "lin1")
     assert lin1.routes[0] == extra and lin1.snats[0].to == A("10.127.130.37")
@@ -219,8 +268,10 @@ def test_bridge_cni0_gateway_and_pod_prefix() -> None:
 def test_bridge_ipmasq_masquerades_all_but_own_subnet() -> None:
     """§3(e): CNI-<hash>: -d <subnet> ACCEPT; ! -d 224.0.0.0/4 MASQUERADE, per pod."""
     n = node(expand(mk("bridge"))[0], "lin1")
-    assert snats(n) == [("10.244.1.5/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
-                        ("10.244.1.6/32", ("10.244.1.0/24", "224.0.0.0/4"), None)]
+    assert snats(n) == [
+        ("10.244.1.5/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
+        ("10.244.1.6/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
+    ]
     assert masq_matches(n, "10.244.1.5", "10.244.3.4")  # other nodes' pods ARE NAT'd
     assert not masq_matches(n, "10.244.1.5", "10.244.1.6")
 
@@ -273,8 +324,18 @@ def test_flannel_postrtg_exact_packet_set() -> None:
             return True
         return s not in C and d in C
 
-    addrs = ["10.244.1.5", "10.244.3.4", "10.244.200.1", "10.127.130.38", "198.51.100.9", "224.0.0.5",
-             "10.245.0.1", "0.0.0.1", "255.255.255.254", "10.244.0.1"]
+    addrs = [
+        "10.244.1.5",
+        "10.244.3.4",
+        "10.244.200.1",
+        "10.127.130.38",
+        "198.51.100.9",
+        "224.0.0.5",
+        "10.245.0.1",
+        "0.0.0.1",
+        "255.255.255.254",
+        "10.244.0.1",
+    ]
     for s in addrs:
         for d in addrs:
             assert masq_matches(n, s, d) == chain(s, d), (s, d)
@@ -290,8 +351,10 @@ def test_flannel_postrtg_own_pods_switch(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_flannel_ipmasq_off_turns_bridge_ipmasq_on() -> None:
     """§6 CNI: delegate ipMasq = !flanneld_ipmasq, so the bridge's per-pod chain appears (§3(e))."""
     n = node(expand(mk("flannel vxlan", options=(("ipmasq", "off"),)))[0], "lin1")
-    assert snats(n) == [("10.244.1.5/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
-                        ("10.244.1.6/32", ("10.244.1.0/24", "224.0.0.0/4"), None)]
+    assert snats(n) == [
+        ("10.244.1.5/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
+        ("10.244.1.6/32", ("10.244.1.0/24", "224.0.0.0/4"), None),
+    ]
 
 
 def test_flannel_vxlan_device_neighbor_fdb() -> None:
@@ -299,7 +362,13 @@ def test_flannel_vxlan_device_neighbor_fdb() -> None:
     out, _ = expand(mk("flannel vxlan"))
     lin1, lin2 = node(out, "lin1"), node(out, "lin2")
     (vx,) = lin1.vxlans
-    assert (vx.name, vx.vni, vx.port, vx.local, vx.ip) == ("flannel.1", 1, 8472, A("10.127.130.37"), I("10.244.1.0/32"))
+    assert (vx.name, vx.vni, vx.port, vx.local, vx.ip) == (
+        "flannel.1",
+        1,
+        8472,
+        A("10.127.130.37"),
+        I("10.244.1.0/32"),
+    )
     (vx2,) = lin2.vxlans
     assert vx.mac and vx2.mac and vx.mac != vx2.mac
     assert vx.mac == B.vtep_mac("lin1")  # explicit, derived from the node name
@@ -313,7 +382,9 @@ def test_flannel_vxlan_options_and_default() -> None:
     out, _ = expand(mk("flannel vxlan", options=(("vni", "7"), ("port", "4789"))))
     assert node(out, "lin1").vxlans[0].name == "flannel.7" and node(out, "lin1").vxlans[0].port == 4789
     s = mk("flannel vxlan")
-    assert expand(replace(s, cluster=replace(s.cluster, cni=("flannel",))))[0].nodes == expand(s)[0].nodes  # E3
+    assert (
+        expand(replace(s, cluster=replace(s.cluster, cni=("flannel",))))[0].nodes == expand(s)[0].nodes
+    )  # E3
 
 
 @pytest.mark.parametrize("cni", ["flannel host-gw", "flannel vxlan"])
@@ -340,9 +411,15 @@ def test_windows_under_flannel_host_gw_is_win_bridge() -> None:
     assert iis.ip == I("10.244.3.4/24") and iis.bridge == "cbr0" and iis.mac is None  # HNS-assigned (§1(b))
     # E2 ExceptionList: cluster CIDR, service CIDR, management subnet
     (ob,) = w.outbound_nats
-    assert ob.bridge == "cbr0" and ob.exceptions == (N("10.244.0.0/16"), N("10.96.0.0/12"), N("10.127.130.0/24"))
-    assert [(r.bridge, str(r.prefix)) for r in w.routes_to_host] == [("cbr0", "10.96.0.0/12"),
-                                                                      ("cbr0", "10.127.130.38/32")]
+    assert ob.bridge == "cbr0" and ob.exceptions == (
+        N("10.244.0.0/16"),
+        N("10.96.0.0/12"),
+        N("10.127.130.0/24"),
+    )
+    assert [(r.bridge, str(r.prefix)) for r in w.routes_to_host] == [
+        ("cbr0", "10.96.0.0/12"),
+        ("cbr0", "10.127.130.38/32"),
+    ]
     assert ("10.244.1.0/24", "10.127.130.37", "eth0", False) in routes(w)  # §1(d)2
     assert ("10.244.3.0/24", "10.127.130.38", "eth0", False) in routes(node(out, "lin1"))
     assert not w.enforce_policy and w.snats == ()
@@ -361,7 +438,9 @@ def test_win_bridge_pod_at_reserved_address_is_an_error() -> None:
 
 def test_win_bridge_outbound_nat_option_and_flannel_merge() -> None:
     """Cluster option overrides the ExceptionList; flannel's ipMasqNetwork (cluster CIDR) is merged in (§1(e))."""
-    out, _ = expand(mk("flannel host-gw", win=True, options=(("outbound-nat-except", "10.96.0.0/12, 192.0.2.0/24"),)))
+    out, _ = expand(
+        mk("flannel host-gw", win=True, options=(("outbound-nat-except", "10.96.0.0/12, 192.0.2.0/24"),))
+    )
     (ob,) = node(out, "win1").outbound_nats
     assert ob.exceptions == (N("10.96.0.0/12"), N("192.0.2.0/24"), N("10.244.0.0/16"))
 
@@ -369,7 +448,10 @@ def test_win_bridge_outbound_nat_option_and_flannel_merge() -> None:
 def test_win_bridge_second_outbound_nat_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(B, "HNS_OUTBOUNDNAT_MERGE", "second")
     out, _ = expand(mk("flannel host-gw", win=True, options=(("outbound-nat-except", "10.96.0.0/12"),)))
-    assert [o.exceptions for o in node(out, "win1").outbound_nats] == [(N("10.96.0.0/12"),), (N("10.244.0.0/16"),)]
+    assert [o.exceptions for o in node(out, "win1").outbound_nats] == [
+        (N("10.96.0.0/12"),),
+        (N("10.244.0.0/16"),),
+    ]
 
 
 def test_win_bridge_verdicts() -> None:
@@ -421,7 +503,9 @@ def test_win_overlay_with_windows_rejects_vni_1() -> None:
 
 def test_win_overlay_outbound_nat_option_adds_to_local_subnet() -> None:
     out, _ = expand(mk("flannel vxlan", win=True, options=(("outbound-nat-except", "10.96.0.0/12"),)))
-    assert [o.exceptions for o in node(out, "win1").outbound_nats] == [(N("10.96.0.0/12"), N("10.244.3.0/24"))]
+    assert [o.exceptions for o in node(out, "win1").outbound_nats] == [
+        (N("10.96.0.0/12"), N("10.244.3.0/24"))
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -435,7 +519,9 @@ def test_calico_pods_veths_proxy_arp() -> None:
     assert web.ip == I("10.244.1.5/32")
     assert web.bridge is not None and web.bridge.startswith("cali") and len(web.bridge) == 15
     assert [(str(r.prefix), str(r.via) if r.via else None, r.dev) for r in web.routes] == [
-        ("169.254.1.1/32", None, "eth0"), ("0.0.0.0/0", "169.254.1.1", "eth0")]
+        ("169.254.1.1/32", None, "eth0"),
+        ("0.0.0.0/0", "169.254.1.1", "eth0"),
+    ]
     veth = bridge(n, web.bridge)
     assert veth.kind is BridgeKind.VETH and veth.mac == "ee:ee:ee:ee:ee:ee" and veth.ip is None
     assert web.bridge in {p.dev for p in n.proxy_arps}
@@ -454,8 +540,12 @@ def test_calico_nat_outgoing_pools_excepted() -> None:
 
 def test_calico_bgp_and_ipip_routes() -> None:
     """§7(d): BGP <block> via <nodeIP>; IPIP the same next hop (outer header: CALICO_IPIP_ENCODING)."""
-    assert ("10.244.3.0/24", "10.127.130.38", "eth0", False) in routes(node(expand(mk("calico bgp"))[0], "lin1"))
-    assert ("10.244.3.0/24", "10.127.130.38", "eth0", True) in routes(node(expand(mk("calico ipip"))[0], "lin1"))
+    assert ("10.244.3.0/24", "10.127.130.38", "eth0", False) in routes(
+        node(expand(mk("calico bgp"))[0], "lin1")
+    )
+    assert ("10.244.3.0/24", "10.127.130.38", "eth0", True) in routes(
+        node(expand(mk("calico ipip"))[0], "lin1")
+    )
 
 
 def test_calico_ipip_tunnel_switch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -549,7 +639,10 @@ def test_kindnet_ptp_veths_share_the_gateway() -> None:
         assert veth.kind is BridgeKind.VETH and veth.ip == I("10.244.1.1/32")
     assert web.bridge != db.bridge
     assert [(str(r.prefix), str(r.via) if r.via else None, r.dev) for r in web.routes] == [
-        ("10.244.1.1/32", None, "eth0"), ("10.244.1.0/24", "10.244.1.1", "eth0"), ("0.0.0.0/0", "10.244.1.1", "eth0")]
+        ("10.244.1.1/32", None, "eth0"),
+        ("10.244.1.0/24", "10.244.1.1", "eth0"),
+        ("0.0.0.0/0", "10.244.1.1", "eth0"),
+    ]
     assert ("10.244.1.5/32", None, web.bridge, False) in routes(lin1)
     assert ("10.244.3.0/24", "10.127.130.38", "eth0", False) in routes(lin1)  # syncRoute via InternalIP
     assert snats(lin1) == [("0.0.0.0/0", ("10.244.0.0/16",), None)]  # KIND-MASQ-AGENT
@@ -567,8 +660,10 @@ def test_kindnet_ptp_veths_share_the_gateway() -> None:
 def test_macvlan_pods_on_the_lan_unreachable_from_own_host() -> None:
     """§4: children of eth0 in bridge mode, pods on the LAN; the host cannot reach its own children."""
     s = mk("macvlan", pod_cidr=None)
-    nodes = (replace(s.nodes[0], subnet=N("10.127.130.64/27"), pods=(pod("a", "10.127.130.70"),)),
-             replace(s.nodes[1], subnet=N("10.127.130.96/27"), pods=(pod("b", "10.127.130.100"),)))
+    nodes = (
+        replace(s.nodes[0], subnet=N("10.127.130.64/27"), pods=(pod("a", "10.127.130.70"),)),
+        replace(s.nodes[1], subnet=N("10.127.130.96/27"), pods=(pod("b", "10.127.130.100"),)),
+    )
     out, warns = expand(replace(s, nodes=nodes))
     lin1 = node(out, "lin1")
     mv = bridge(lin1, "macvlan0")
@@ -635,7 +730,9 @@ def test_linux_only_profile_on_windows_and_vice_versa() -> None:
 def test_subnet_outside_pod_cidr_and_overlap() -> None:
     assert "pod-cidr" in str(_err(mk("bridge", pod_cidr="10.250.0.0/16")))
     s = mk("bridge")
-    assert "overlaps" in str(_err(replace(s, nodes=(s.nodes[0], replace(s.nodes[1], subnet=N("10.244.1.0/25"))))))
+    assert "overlaps" in str(
+        _err(replace(s, nodes=(s.nodes[0], replace(s.nodes[1], subnet=N("10.244.1.0/25")))))
+    )
 
 
 def test_error_line_text_comes_from_source() -> None:
@@ -646,13 +743,27 @@ def test_error_line_text_comes_from_source() -> None:
 def test_pod_without_ip() -> None:
     s = mk("bridge")
     nopod = Pod(name="x", span=Span("t.l2l3", 14, 5))
-    assert _err(replace(s, nodes=(replace(s.nodes[0], pods=(nopod,)), s.nodes[1]))).diagnostics[0].span.line == 14
+    assert (
+        _err(replace(s, nodes=(replace(s.nodes[0], pods=(nopod,)), s.nodes[1]))).diagnostics[0].span.line
+        == 14
+    )
     hostnet = Pod(name="h", mode=StackMode.HOST_NETWORK)
     out, _ = expand(replace(s, nodes=(replace(s.nodes[0], pods=(hostnet,)), s.nodes[1])))
     assert node(out, "lin1").pods == (hostnet,)
 
 
 def test_public_api() -> None:
-    assert set(profiles.PROFILES) >= {"bridge", "win-bridge", "win-overlay", "flannel host-gw", "flannel vxlan",
-                                      "calico bgp", "calico ipip", "calico vxlan", "antrea", "kindnet", "macvlan"}
+    assert set(profiles.PROFILES) >= {
+        "bridge",
+        "win-bridge",
+        "win-overlay",
+        "flannel host-gw",
+        "flannel vxlan",
+        "calico bgp",
+        "calico ipip",
+        "calico vxlan",
+        "antrea",
+        "kindnet",
+        "macvlan",
+    }
     assert set(B.CHOICES) and all(hasattr(B, k) for k in B.CHOICES)

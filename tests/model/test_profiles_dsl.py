@@ -42,11 +42,19 @@ def test_language_section_2_example_expands() -> None:
     win1 = next(n for n in spec.nodes if n.name == "win1")
     assert lin1.cni == "flannel host-gw" and win1.cni == "win-bridge (flannel host-gw)"
     assert lin1.bridges[0].name == "cni0" and lin1.bridges[0].ip == IPv4Interface("10.244.1.1/24")
-    assert win1.bridges[0].kind is BridgeKind.L2BRIDGE and win1.bridges[0].ip == IPv4Interface("10.244.3.2/24")
+    assert win1.bridges[0].kind is BridgeKind.L2BRIDGE and win1.bridges[0].ip == IPv4Interface(
+        "10.244.3.2/24"
+    )
     assert lin1.pods[0].ip == IPv4Interface("10.244.1.5/24") and lin1.pods[0].bridge == "cni0"
-    assert any(r.prefix == IPv4Network("10.244.3.0/24") and r.via == IPv4Address("10.127.130.38") for r in lin1.routes)
+    assert any(
+        r.prefix == IPv4Network("10.244.3.0/24") and r.via == IPv4Address("10.127.130.38")
+        for r in lin1.routes
+    )
     assert win1.outbound_nats[0].exceptions == (
-        IPv4Network("10.244.0.0/16"), IPv4Network("10.96.0.0/12"), IPv4Network("10.127.130.0/24"))
+        IPv4Network("10.244.0.0/16"),
+        IPv4Network("10.96.0.0/12"),
+        IPv4Network("10.127.130.0/24"),
+    )
     Network(spec)
 
 

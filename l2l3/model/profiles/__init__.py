@@ -108,8 +108,11 @@ def expand_with_comments(spec: Spec) -> tuple[Spec, list[Diagnostic], dict[tuple
         nodes.append(nb.build())
     if ctx.profile in _STANDALONE and len(ctx.peers) > 1 and not B.STANDALONE_CROSS_NODE_ROUTES:
         name = " ".join(ctx.profile)
-        ctx.warn(cl.span, f"the {name} plugin programs no routes between nodes: pods on different nodes "
-                          "reach each other only through routes you add (CNI-SEMANTICS §1(d), §3(d))")
+        ctx.warn(
+            cl.span,
+            f"the {name} plugin programs no routes between nodes: pods on different nodes "
+            "reach each other only through routes you add (CNI-SEMANTICS §1(d), §3(d))",
+        )
     return replace(spec, nodes=tuple(nodes)), ctx.warnings, ctx.comments
 
 
@@ -146,7 +149,9 @@ def _options(ctx: Ctx) -> dict[str, str]:
         vals = allowed[key]
         if vals is not None and value.lower() not in vals:
             raise ctx.error(ctx.cluster.span, f"option {key} takes {' or '.join(vals)}, not {value!r}")
-        if key in ("vni", "port") and not (value.isdigit() and 0 < int(value) < (1 << 24 if key == "vni" else 65536)):
+        if key in ("vni", "port") and not (
+            value.isdigit() and 0 < int(value) < (1 << 24 if key == "vni" else 65536)
+        ):
             raise ctx.error(ctx.cluster.span, f"option {key} takes a number, not {value!r}")
         if key == "outbound-nat-except" and key in out:
             value = out[key] + "," + value
@@ -161,21 +166,33 @@ def _peers(ctx: Ctx) -> list[Peer]:
     for node in ctx.spec.nodes:
         if node.ip is None:
             if node.subnet is not None or node.segment is not None:
-                raise ctx.error(node.span, f"node {node.name}: the shorthand needs 'ip IP on SEGMENT subnet CIDR'")
+                raise ctx.error(
+                    node.span, f"node {node.name}: the shorthand needs 'ip IP on SEGMENT subnet CIDR'"
+                )
             continue
         if node.segment is None or node.subnet is None:
-            raise ctx.error(node.span, f"node {node.name}: the shorthand needs 'on SEGMENT' and 'subnet CIDR' "
-                                       "(the node's pod subnet)")
+            raise ctx.error(
+                node.span,
+                f"node {node.name}: the shorthand needs 'on SEGMENT' and 'subnet CIDR' "
+                "(the node's pod subnet)",
+            )
         seg = segments.get(node.segment)
         if seg is None:
             raise ctx.error(node.span, f"node {node.name}: no segment {node.segment!r}")
         if node.ip not in seg.prefix:
-            raise ctx.error(node.span, f"node {node.name}: ip {node.ip} is outside segment {seg.name} ({seg.prefix})")
+            raise ctx.error(
+                node.span, f"node {node.name}: ip {node.ip} is outside segment {seg.name} ({seg.prefix})"
+            )
         if pod_cidr is not None and not node.subnet.subnet_of(pod_cidr):
-            raise ctx.error(node.span, f"node {node.name}: subnet {node.subnet} is outside the cluster pod-cidr {pod_cidr}")
+            raise ctx.error(
+                node.span,
+                f"node {node.name}: subnet {node.subnet} is outside the cluster pod-cidr {pod_cidr}",
+            )
         for p in out:
             if p.subnet.overlaps(node.subnet):
-                raise ctx.error(node.span, f"node {node.name}: subnet {node.subnet} overlaps {p.name}'s {p.subnet}")
+                raise ctx.error(
+                    node.span, f"node {node.name}: subnet {node.subnet} overlaps {p.name}'s {p.subnet}"
+                )
         out.append(Peer(node.name, node.os, node.ip, IPv4Network(node.subnet), seg, node.span))
     return out
 

@@ -223,8 +223,16 @@ class Ctx:
 
 
 _FIELDS = (
-    "nics", "bridges", "routes", "snats", "outbound_nats", "routes_to_host",
-    "vxlans", "fdbs", "neighbors", "proxy_arps",
+    "nics",
+    "bridges",
+    "routes",
+    "snats",
+    "outbound_nats",
+    "routes_to_host",
+    "vxlans",
+    "fdbs",
+    "neighbors",
+    "proxy_arps",
 )
 
 
@@ -267,19 +275,38 @@ class NodeBuild:
         return obj
 
     def has_iface(self, name: str) -> bool:
-        return any(getattr(o, "name", None) == name for f in ("nics", "bridges", "vxlans") for o in self.lists[f])
+        return any(
+            getattr(o, "name", None) == name for f in ("nics", "bridges", "vxlans") for o in self.lists[f]
+        )
 
     # convenience adders
-    def route(self, prefix: IPv4Network, via: IPv4Address | None = None, dev: str | None = None,
-              onlink: bool = False, span: Span | None = None, comment: str | None = None) -> None:
-        self.add("routes", Route(prefix=prefix, via=via, dev=dev, onlink=onlink, span=span or self.span), comment)
+    def route(
+        self,
+        prefix: IPv4Network,
+        via: IPv4Address | None = None,
+        dev: str | None = None,
+        onlink: bool = False,
+        span: Span | None = None,
+        comment: str | None = None,
+    ) -> None:
+        self.add(
+            "routes", Route(prefix=prefix, via=via, dev=dev, onlink=onlink, span=span or self.span), comment
+        )
 
-    def masquerade(self, source: IPv4Network, exceptions: list[IPv4Network] | tuple[IPv4Network, ...],
-                   span: Span, comment: str, out: str | None = None) -> None:
+    def masquerade(
+        self,
+        source: IPv4Network,
+        exceptions: list[IPv4Network] | tuple[IPv4Network, ...],
+        span: Span,
+        comment: str,
+        out: str | None = None,
+    ) -> None:
         self.add("snats", SourceNat(source=source, exceptions=tuple(exceptions), out=out, span=span), comment)
 
     def outbound_nat(self, bridge: str, exceptions: list[IPv4Network], comment: str) -> None:
-        self.add("outbound_nats", OutboundNat(bridge=bridge, exceptions=tuple(exceptions), span=self.span), comment)
+        self.add(
+            "outbound_nats", OutboundNat(bridge=bridge, exceptions=tuple(exceptions), span=self.span), comment
+        )
 
     def route_to_host(self, bridge: str, prefix: IPv4Network, comment: str) -> None:
         self.add("routes_to_host", RouteToHost(bridge=bridge, prefix=prefix, span=self.span), comment)
@@ -293,12 +320,24 @@ class NodeBuild:
     def tunnel_peer(self, dev: str, peer: Peer, via: IPv4Address, what: str) -> None:
         """flannel-style per-remote-node entries (§6 vxlan 1-3)."""
         mac = vtep_mac(peer.name)
-        self.route(peer.subnet, via, dev, onlink=True, span=peer.span,
-                   comment=f"{what}: {peer.name}'s pod subnet through the tunnel")
-        self.add("neighbors", Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
-                 f"{what}: permanent neighbour, {peer.name}'s VTEP MAC")
-        self.add("fdbs", Fdb(mac=mac, dst=peer.ip, dev=dev, span=peer.span),
-                 f"{what}: fdb, {peer.name}'s VTEP MAC lives behind {peer.ip}")
+        self.route(
+            peer.subnet,
+            via,
+            dev,
+            onlink=True,
+            span=peer.span,
+            comment=f"{what}: {peer.name}'s pod subnet through the tunnel",
+        )
+        self.add(
+            "neighbors",
+            Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
+            f"{what}: permanent neighbour, {peer.name}'s VTEP MAC",
+        )
+        self.add(
+            "fdbs",
+            Fdb(mac=mac, dst=peer.ip, dev=dev, span=peer.span),
+            f"{what}: fdb, {peer.name}'s VTEP MAC lives behind {peer.ip}",
+        )
 
     def proxy_arp(self, dev: str, span: Span, comment: str) -> None:
         self.add("proxy_arps", ProxyArp(dev=dev, span=span), comment)
@@ -325,14 +364,21 @@ def base_node(nb: NodeBuild) -> None:
     p = nb.peer
     if nb.has_iface("eth0"):
         raise nb.ctx.error(nb.span, f"node {nb.name}: the shorthand adds nic eth0, which is already written")
-    nb.add("nics", Nic(name="eth0", ip=iface(p.ip, p.segment.prefix.prefixlen), segment=p.segment.name,
-                       span=nb.span), f"node {nb.name} on {p.segment.name}")
+    nb.add(
+        "nics",
+        Nic(name="eth0", ip=iface(p.ip, p.segment.prefix.prefixlen), segment=p.segment.name, span=nb.span),
+        f"node {nb.name} on {p.segment.name}",
+    )
     if p.segment.gateway is not None:
         nb.route(ANY, p.segment.gateway, "eth0", comment=f"default route via {p.segment.name}'s gateway")
 
 
-def pod_ip_checks(nb: NodeBuild, reserved: dict[IPv4Address, str], within: IPv4Network | None = None,
-                  network_and_broadcast: bool = True) -> None:
+def pod_ip_checks(
+    nb: NodeBuild,
+    reserved: dict[IPv4Address, str],
+    within: IPv4Network | None = None,
+    network_and_broadcast: bool = True,
+) -> None:
     """Every profile pod lies inside its node's subnet and off reserved addresses."""
     within = within or nb.subnet
     for pod in nb.pods:
@@ -340,7 +386,9 @@ def pod_ip_checks(nb: NodeBuild, reserved: dict[IPv4Address, str], within: IPv4N
             continue
         ip = pod.ip.ip
         if ip not in within:
-            raise nb.ctx.error(pod.span, f"pod {pod.name} ip {ip} is outside node {nb.name}'s subnet {within}")
+            raise nb.ctx.error(
+                pod.span, f"pod {pod.name} ip {ip} is outside node {nb.name}'s subnet {within}"
+            )
         if not RESERVED_POD_ADDRESS_IS_ERROR:
             continue
         why = reserved.get(ip)

@@ -39,7 +39,13 @@ def linux_bridge(nb: NodeBuild, hairpin: bool, why: str) -> IPv4Address:
     """``cni0`` with the gateway .1 on it, pods at the subnet's length (§3(a)(h))."""
     gw = host(nb.subnet, 1)
     nb.bridge(
-        Bridge(name="cni0", kind=BridgeKind.LINUX, ip=iface(gw, nb.subnet.prefixlen), hairpin=hairpin, span=nb.span),
+        Bridge(
+            name="cni0",
+            kind=BridgeKind.LINUX,
+            ip=iface(gw, nb.subnet.prefixlen),
+            hairpin=hairpin,
+            span=nb.span,
+        ),
         f"{why}: Linux bridge cni0, isGateway -> host-local gateway .1 (CNI-SEMANTICS §3(a)(h))",
     )
     pod_ip_checks(nb, {gw: "cni0's gateway address (.1)"})
@@ -55,7 +61,9 @@ def bridge_ipmasq(nb: NodeBuild, network: str) -> None:
         assert pod.ip is not None
         chain = "CNI-" + short_hash(f"{network}/{nb.name}/{pod.namespace}/{pod.name}", 24)
         nb.masquerade(
-            IPv4Network(f"{pod.ip.ip}/32"), [pod.ip.network, MULTICAST], pod.span,
+            IPv4Network(f"{pod.ip.ip}/32"),
+            [pod.ip.network, MULTICAST],
+            pod.span,
             f"{chain}: POSTROUTING -s {pod.ip.ip} -j {chain}; -d {pod.ip.network} ACCEPT; "
             f"! -d 224.0.0.0/4 MASQUERADE (bridge ipMasq, CNI-SEMANTICS §3(e))",
         )
@@ -91,21 +99,33 @@ def flannel_postrtg(nb: NodeBuild, ctx: Ctx) -> None:
     P = nb.subnet
     C = list(ctx.pools)
     head = "FLANNEL-POSTRTG (flanneld --ip-masq, CNI-SEMANTICS §6)"
-    nb.masquerade(P, C + [MULTICAST], ctx.cluster.span,
-                  f"{head}: -s {P} -d {','.join(map(str, C))} RETURN, then -s C ! -d 224.0.0.0/4 MASQUERADE "
-                  "- this node's pods")
+    nb.masquerade(
+        P,
+        C + [MULTICAST],
+        ctx.cluster.span,
+        f"{head}: -s {P} -d {','.join(map(str, C))} RETURN, then -s C ! -d 224.0.0.0/4 MASQUERADE "
+        "- this node's pods",
+    )
     if B.FLANNEL_MASQ != "exact":
         return
     for c in C:
         for x in minus(c, P):
-            nb.masquerade(x, [P, MULTICAST], ctx.cluster.span,
-                          f"{head}: -d {P} RETURN, then -s C ! -d 224.0.0.0/4 MASQUERADE - other cluster sources")
+            nb.masquerade(
+                x,
+                [P, MULTICAST],
+                ctx.cluster.span,
+                f"{head}: -d {P} RETURN, then -s C ! -d 224.0.0.0/4 MASQUERADE - other cluster sources",
+            )
     inside = [y for c in C for y in minus(c, P)]
     outside = complement(C)
     for y in outside:
-        nb.masquerade(y, outside + [P], ctx.cluster.span,
-                      f"{head}: -d {P} RETURN, then ! -s C -d C MASQUERADE - non-cluster sources to "
-                      f"{', '.join(map(str, inside)) or 'other nodes'}")
+        nb.masquerade(
+            y,
+            outside + [P],
+            ctx.cluster.span,
+            f"{head}: -d {P} RETURN, then ! -s C -d C MASQUERADE - non-cluster sources to "
+            f"{', '.join(map(str, inside)) or 'other nodes'}",
+        )
 
 
 def expand_flannel(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
@@ -121,16 +141,33 @@ def expand_flannel(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             if peer.name == nb.name:
                 continue
             if peer.segment.name != nb.peer.segment.name:
-                ctx.warn(peer.span, f"flannel host-gw needs direct L2 between hosts: {peer.name} is not on "
-                                    f"{nb.peer.segment.name} with {nb.name} (CNI-SEMANTICS §6)")
-            nb.route(peer.subnet, peer.ip, "eth0", span=peer.span,
-                     comment=f"flannel host-gw: {peer.name}'s lease via its PublicIP (CNI-SEMANTICS §6)")
+                ctx.warn(
+                    peer.span,
+                    f"flannel host-gw needs direct L2 between hosts: {peer.name} is not on "
+                    f"{nb.peer.segment.name} with {nb.name} (CNI-SEMANTICS §6)",
+                )
+            nb.route(
+                peer.subnet,
+                peer.ip,
+                "eth0",
+                span=peer.span,
+                comment=f"flannel host-gw: {peer.name}'s lease via its PublicIP (CNI-SEMANTICS §6)",
+            )
     else:
         vni, port = flannel_vxlan_ids(ctx)
         dev = f"flannel.{vni}"
-        nb.vxlan(Vxlan(name=dev, vni=vni, port=port, local=nb.peer.ip, mac=vtep_mac(nb.name),
-                       ip=iface(host(nb.subnet, 0), 32), span=nb.span),
-                 f"flannel vxlan: {dev}, VNI {vni}, port {port}, lease .0/32, learning off (CNI-SEMANTICS §6)")
+        nb.vxlan(
+            Vxlan(
+                name=dev,
+                vni=vni,
+                port=port,
+                local=nb.peer.ip,
+                mac=vtep_mac(nb.name),
+                ip=iface(host(nb.subnet, 0), 32),
+                span=nb.span,
+            ),
+            f"flannel vxlan: {dev}, VNI {vni}, port {port}, lease .0/32, learning off (CNI-SEMANTICS §6)",
+        )
         for peer in ctx.peers:
             if peer.name != nb.name:
                 nb.tunnel_peer(dev, peer, host(peer.subnet, 0), "flannel vxlan (CNI-SEMANTICS §6)")
@@ -142,8 +179,10 @@ def flannel_vxlan_ids(ctx: Ctx) -> tuple[int, int]:
     vni = int(ctx.option("vni", "4096" if windows else "1"))
     port = int(ctx.option("port", "4789" if windows else "8472"))
     if windows and (vni < 4096 or port != 4789):
-        raise ctx.error(ctx.cluster.span, "flannel vxlan with Windows nodes needs vni >= 4096 and port 4789 "
-                                          "(CNI-SEMANTICS §2(a))")
+        raise ctx.error(
+            ctx.cluster.span,
+            "flannel vxlan with Windows nodes needs vni >= 4096 and port 4789 (CNI-SEMANTICS §2(a))",
+        )
     return vni, port
 
 
@@ -157,8 +196,10 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
     for i, pod in profile_pods(nb):
         assert pod.ip is not None
         dev = unique_dev(nb, "veth" + short_hash(f"{pod.namespace}.{pod.name}", 8))
-        nb.bridge(Bridge(name=dev, kind=BridgeKind.VETH, ip=iface(gw, 32), span=pod.span),
-                  f"ptp: host veth for {pod.name} holds the gateway {gw}/32, same on every veth (CNI-SEMANTICS §5)")
+        nb.bridge(
+            Bridge(name=dev, kind=BridgeKind.VETH, ip=iface(gw, 32), span=pod.span),
+            f"ptp: host veth for {pod.name} holds the gateway {gw}/32, same on every veth (CNI-SEMANTICS §5)",
+        )
         routes = pod.routes or (
             Route(prefix=IPv4Network(f"{gw}/32"), dev="eth0", span=pod.span),
             Route(prefix=nb.subnet, via=gw, dev="eth0", onlink=True, span=pod.span),
@@ -167,19 +208,38 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
         nb.pods[i] = replace(pod, ip=iface(pod.ip.ip, 32), ip_has_prefix=True, bridge=dev, routes=routes)
         nb.pod_comment(i, "ptp: subnet route deleted, everything via the gateway (CNI-SEMANTICS §5(g)(h))")
         if not pod.routes:
-            for j, text in enumerate((f"{gw}/32 dev eth0 scope link", "<subnet> via gw (ptp)",
-                                      "default via gw (kindnet ipam routes 0.0.0.0/0, E5)")):
+            for j, text in enumerate(
+                (
+                    f"{gw}/32 dev eth0 scope link",
+                    "<subnet> via gw (ptp)",
+                    "default via gw (kindnet ipam routes 0.0.0.0/0, E5)",
+                )
+            ):
                 nb.comment(("pods", i, "routes", j), text)
-        nb.route(IPv4Network(f"{pod.ip.ip}/32"), None, dev, span=pod.span,
-                 comment=f"ptp: {pod.ip.ip}/32 dev {dev} scope host (CNI-SEMANTICS §5)")
+        nb.route(
+            IPv4Network(f"{pod.ip.ip}/32"),
+            None,
+            dev,
+            span=pod.span,
+            comment=f"ptp: {pod.ip.ip}/32 dev {dev} scope host (CNI-SEMANTICS §5)",
+        )
     for peer in ctx.peers:
         if peer.name != nb.name:
-            nb.route(peer.subnet, peer.ip, "eth0", span=peer.span,
-                     comment=f"kindnetd syncRoute: {peer.name}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)")
+            nb.route(
+                peer.subnet,
+                peer.ip,
+                "eth0",
+                span=peer.span,
+                comment=f"kindnetd syncRoute: {peer.name}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)",
+            )
     pools = list(ctx.pools)
-    nb.masquerade(ANY, pools, ctx.cluster.span,
-                  "KIND-MASQ-AGENT: POSTROUTING ! --dst-type LOCAL -j KIND-MASQ-AGENT; "
-                  f"-d {', '.join(map(str, pools))} RETURN; MASQUERADE (CNI-SEMANTICS §5 masq.go)")
+    nb.masquerade(
+        ANY,
+        pools,
+        ctx.cluster.span,
+        "KIND-MASQ-AGENT: POSTROUTING ! --dst-type LOCAL -j KIND-MASQ-AGENT; "
+        f"-d {', '.join(map(str, pools))} RETURN; MASQUERADE (CNI-SEMANTICS §5 masq.go)",
+    )
     nb.enforce = True
 
 
@@ -208,13 +268,18 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
     reserved = {calico_tunnel_addr(nb.subnet): "the node's tunnel (VTEP) address"} if tunnel else {}
     pod_ip_checks(nb, reserved, network_and_broadcast=False)
     if nb.peer.segment.gateway is None:
-        ctx.warn(nb.span, f"calico: {nb.name} has no default route, so proxy ARP on cali* will not answer "
-                          f"for {CALICO_GATEWAY} (the kernel answers only for routable addresses, §7(g))")
+        ctx.warn(
+            nb.span,
+            f"calico: {nb.name} has no default route, so proxy ARP on cali* will not answer "
+            f"for {CALICO_GATEWAY} (the kernel answers only for routable addresses, §7(g))",
+        )
     for i, pod in profile_pods(nb):
         assert pod.ip is not None
         dev = unique_dev(nb, "cali" + short_hash(f"{pod.namespace}.{pod.name}", 11))
-        nb.bridge(Bridge(name=dev, kind=BridgeKind.VETH, mac=CALICO_HOST_MAC, span=pod.span),
-                  f"calico: host veth of {pod.name}, MAC ee:ee:ee:ee:ee:ee (CNI-SEMANTICS §7(b))")
+        nb.bridge(
+            Bridge(name=dev, kind=BridgeKind.VETH, mac=CALICO_HOST_MAC, span=pod.span),
+            f"calico: host veth of {pod.name}, MAC ee:ee:ee:ee:ee:ee (CNI-SEMANTICS §7(b))",
+        )
         nb.proxy_arp(dev, pod.span, f"calico: proxy_arp=1 on {dev}, answers for {CALICO_GATEWAY} (§7(g))")
         routes = pod.routes or (
             Route(prefix=IPv4Network(f"{CALICO_GATEWAY}/32"), dev="eth0", span=pod.span),
@@ -225,16 +290,35 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
         if not pod.routes:
             nb.comment(("pods", i, "routes", 0), "169.254.1.1 dev eth0 scope link (§7(h))")
             nb.comment(("pods", i, "routes", 1), "default via 169.254.1.1 (§7(h))")
-        nb.route(IPv4Network(f"{pod.ip.ip}/32"), None, dev, span=pod.span,
-                 comment=f"calico SetupRoutes: {pod.ip.ip}/32 dev {dev} scope link (§7(g))")
+        nb.route(
+            IPv4Network(f"{pod.ip.ip}/32"),
+            None,
+            dev,
+            span=pod.span,
+            comment=f"calico SetupRoutes: {pod.ip.ip}/32 dev {dev} scope link (§7(g))",
+        )
     if tunnel:
         if mode == "vxlan":
-            dev, vni, port, what = "vxlan.calico", 4096, 4789, "calico vxlan (felix vxlan_mgr, CNI-SEMANTICS §7(d))"
+            dev, vni, port, what = (
+                "vxlan.calico",
+                4096,
+                4789,
+                "calico vxlan (felix vxlan_mgr, CNI-SEMANTICS §7(d))",
+            )
         else:
             dev, vni, port, what = "tunl0", 0, 0, "calico ipip as a tunnel stand-in (CALICO_IPIP_ENCODING)"
-        nb.vxlan(Vxlan(name=dev, vni=vni, port=port, local=nb.peer.ip, mac=vtep_mac(nb.name),
-                       ip=iface(calico_tunnel_addr(nb.subnet), 32), span=nb.span),
-                 f"{what}: VNI {vni}, port {port}")
+        nb.vxlan(
+            Vxlan(
+                name=dev,
+                vni=vni,
+                port=port,
+                local=nb.peer.ip,
+                mac=vtep_mac(nb.name),
+                ip=iface(calico_tunnel_addr(nb.subnet), 32),
+                span=nb.span,
+            ),
+            f"{what}: VNI {vni}, port {port}",
+        )
         for peer in ctx.peers:
             if peer.name != nb.name:
                 nb.tunnel_peer(dev, peer, calico_tunnel_addr(peer.subnet), what)
@@ -243,12 +327,23 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             if peer.name == nb.name:
                 continue
             if mode == "bgp":
-                nb.route(peer.subnet, peer.ip, "eth0", span=peer.span,
-                         comment=f"calico bgp (BIRD): {peer.name}'s block via its node IP (CNI-SEMANTICS §7(d))")
+                nb.route(
+                    peer.subnet,
+                    peer.ip,
+                    "eth0",
+                    span=peer.span,
+                    comment=f"calico bgp (BIRD): {peer.name}'s block via its node IP (CNI-SEMANTICS §7(d))",
+                )
             else:
-                nb.route(peer.subnet, peer.ip, "eth0", onlink=True, span=peer.span,
-                         comment=f"calico ipip: {peer.name}'s block via tunl0 to its node IP; the outer "
-                                 "IPIP header is not modelled (CNI-SEMANTICS §7(d), CALICO_IPIP_ENCODING)")
+                nb.route(
+                    peer.subnet,
+                    peer.ip,
+                    "eth0",
+                    onlink=True,
+                    span=peer.span,
+                    comment=f"calico ipip: {peer.name}'s block via tunl0 to its node IP; the outer "
+                    "IPIP header is not modelled (CNI-SEMANTICS §7(d), CALICO_IPIP_ENCODING)",
+                )
     calico_nat_outgoing(nb, ctx)
     nb.enforce = True
 
@@ -258,9 +353,13 @@ def calico_nat_outgoing(nb: NodeBuild, ctx: Ctx) -> None:
         return
     pools = list(ctx.pools)
     for pool in pools:
-        nb.masquerade(pool, pools, ctx.cluster.span,
-                      "cali-nat-outgoing: -m set --match-set cali40masq-ipam-pools src "
-                      "-m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE (natOutgoing, CNI-SEMANTICS §7(e))")
+        nb.masquerade(
+            pool,
+            pools,
+            ctx.cluster.span,
+            "cali-nat-outgoing: -m set --match-set cali40masq-ipam-pools src "
+            "-m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE (natOutgoing, CNI-SEMANTICS §7(e))",
+        )
 
 
 # --------------------------------------------------------------------------
@@ -270,23 +369,35 @@ def calico_nat_outgoing(nb: NodeBuild, ctx: Ctx) -> None:
 def expand_antrea(nb: NodeBuild, ctx: Ctx) -> None:
     gw = host(nb.subnet, 1)
     pod_ip_checks(nb, {gw: "antrea-gw0's address (.1)"})
-    nb.bridge(Bridge(name="antrea-gw0", kind=BridgeKind.OVS, ip=iface(gw, nb.subnet.prefixlen), span=nb.span),
-              "antrea: OVS bridge br-int with the gateway port antrea-gw0 at .1 (CNI-SEMANTICS §8(a)(h))")
+    nb.bridge(
+        Bridge(name="antrea-gw0", kind=BridgeKind.OVS, ip=iface(gw, nb.subnet.prefixlen), span=nb.span),
+        "antrea: OVS bridge br-int with the gateway port antrea-gw0 at .1 (CNI-SEMANTICS §8(a)(h))",
+    )
     for i, pod in profile_pods(nb):
-        nb.pods[i] = replace(pod, ip=with_prefix(pod, nb.subnet.prefixlen), ip_has_prefix=True, bridge="antrea-gw0")
+        nb.pods[i] = replace(
+            pod, ip=with_prefix(pod, nb.subnet.prefixlen), ip_has_prefix=True, bridge="antrea-gw0"
+        )
         nb.pod_comment(i, "antrea: veth on br-int, default via antrea-gw0 (§8(c)(h))")
     dev = "antrea-tun0"
     what = "antrea Geneve tunnel (CNI-SEMANTICS §8(d); ANTREA_TUNNEL_PORT)"
-    nb.vxlan(Vxlan(name=dev, vni=0, port=B.ANTREA_TUNNEL_PORT, local=nb.peer.ip, mac=vtep_mac(nb.name),
-                   span=nb.span), f"{what}: port {B.ANTREA_TUNNEL_PORT}")
+    nb.vxlan(
+        Vxlan(
+            name=dev, vni=0, port=B.ANTREA_TUNNEL_PORT, local=nb.peer.ip, mac=vtep_mac(nb.name), span=nb.span
+        ),
+        f"{what}: port {B.ANTREA_TUNNEL_PORT}",
+    )
     for peer in ctx.peers:
         if peer.name != nb.name:
             nb.tunnel_peer(dev, peer, host(peer.subnet, 1), what)
     pools = list(ctx.pools)
-    nb.masquerade(nb.subnet, pools, ctx.cluster.span,
-                  f"ANTREA-POSTROUTING: -s {nb.subnet} -m set ! --match-set ANTREA-POD-IP dst ! -o antrea-gw0 "
-                  "-j MASQUERADE (CNI-SEMANTICS §8(e); '! -o antrea-gw0' is implied: only pod "
-                  "destinations leave by antrea-gw0)")
+    nb.masquerade(
+        nb.subnet,
+        pools,
+        ctx.cluster.span,
+        f"ANTREA-POSTROUTING: -s {nb.subnet} -m set ! --match-set ANTREA-POD-IP dst ! -o antrea-gw0 "
+        "-j MASQUERADE (CNI-SEMANTICS §8(e); '! -o antrea-gw0' is implied: only pod "
+        "destinations leave by antrea-gw0)",
+    )
     nb.enforce = True
 
 
@@ -297,17 +408,27 @@ def expand_antrea(nb: NodeBuild, ctx: Ctx) -> None:
 def expand_macvlan(nb: NodeBuild, ctx: Ctx) -> None:
     seg = nb.peer.segment
     if not nb.subnet.subnet_of(seg.prefix):
-        raise ctx.error(nb.span, f"macvlan: node {nb.name}'s subnet {nb.subnet} must lie in segment "
-                                 f"{seg.name} ({seg.prefix}): the pods sit on the LAN (CNI-SEMANTICS §4)")
+        raise ctx.error(
+            nb.span,
+            f"macvlan: node {nb.name}'s subnet {nb.subnet} must lie in segment "
+            f"{seg.name} ({seg.prefix}): the pods sit on the LAN (CNI-SEMANTICS §4)",
+        )
     reserved = {seg.gateway: f"{seg.name}'s gateway"} if seg.gateway else {}
     pod_ip_checks(nb, reserved, network_and_broadcast=False)
-    nb.bridge(Bridge(name="macvlan0", kind=BridgeKind.MACVLAN, uplink="eth0", span=nb.span),
-              "macvlan: bridge-mode children of eth0; the host cannot reach them (CNI-SEMANTICS §4)")
+    nb.bridge(
+        Bridge(name="macvlan0", kind=BridgeKind.MACVLAN, uplink="eth0", span=nb.span),
+        "macvlan: bridge-mode children of eth0; the host cannot reach them (CNI-SEMANTICS §4)",
+    )
     for i, pod in profile_pods(nb):
         routes = pod.routes
         if not routes and seg.gateway is not None:
             routes = (Route(prefix=ANY, via=seg.gateway, dev="eth0", span=pod.span),)
             nb.comment(("pods", i, "routes", 0), "gateway from IPAM: the LAN router (§4(h))")
-        nb.pods[i] = replace(pod, ip=with_prefix(pod, seg.prefix.prefixlen), ip_has_prefix=True,
-                             bridge="macvlan0", routes=routes)
+        nb.pods[i] = replace(
+            pod,
+            ip=with_prefix(pod, seg.prefix.prefixlen),
+            ip_has_prefix=True,
+            bridge="macvlan0",
+            routes=routes,
+        )
         nb.pod_comment(i, "macvlan child on the LAN, own MAC (§4(b)(d))")

@@ -26,8 +26,14 @@ def overlay_mac(ip: object) -> str:
     return "0e:2a:" + ":".join(f"{x:02x}" for x in b)
 
 
-def outbound_nat(nb: NodeBuild, bridge: str, config: list[IPv4Network], plugin: list[IPv4Network],
-                 cfg_why: str, plugin_why: str) -> None:
+def outbound_nat(
+    nb: NodeBuild,
+    bridge: str,
+    config: list[IPv4Network],
+    plugin: list[IPv4Network],
+    cfg_why: str,
+    plugin_why: str,
+) -> None:
     """The config's OutBoundNAT plus the plugin's ApplyOutboundNatPolicy (§1(e), §2(e))."""
     added = [c for c in plugin if c not in config]
     if B.HNS_OUTBOUNDNAT_MERGE == "merge" or not config:
@@ -45,12 +51,20 @@ def outbound_nat(nb: NodeBuild, bridge: str, config: list[IPv4Network], plugin: 
 def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     sub = nb.subnet
     ep = host(sub, 2)
-    pod_ip_checks(nb, {host(sub, 1): "the HNS network gateway .1, reserved by the platform (§1(h))",
-                       ep: "cbr0_ep, the host endpoint .2 (§1(a)(h))"})
-    nb.bridge(Bridge(name="cbr0", kind=BridgeKind.L2BRIDGE, ip=iface(ep, sub.prefixlen), uplink="eth0",
-                     span=nb.span),
-              "HNS L2Bridge network cbr0 (gateway .1 reserved) with host endpoint cbr0_ep .2, bound to eth0; "
-              "MAC rewrite to the host's on the wire (CNI-SEMANTICS §1(a)(b)(h))")
+    pod_ip_checks(
+        nb,
+        {
+            host(sub, 1): "the HNS network gateway .1, reserved by the platform (§1(h))",
+            ep: "cbr0_ep, the host endpoint .2 (§1(a)(h))",
+        },
+    )
+    nb.bridge(
+        Bridge(
+            name="cbr0", kind=BridgeKind.L2BRIDGE, ip=iface(ep, sub.prefixlen), uplink="eth0", span=nb.span
+        ),
+        "HNS L2Bridge network cbr0 (gateway .1 reserved) with host endpoint cbr0_ep .2, bound to eth0; "
+        "MAC rewrite to the host's on the wire (CNI-SEMANTICS §1(a)(b)(h))",
+    )
     for i, pod in profile_pods(nb):
         nb.pods[i] = replace(pod, ip=with_prefix(pod, sub.prefixlen), ip_has_prefix=True, bridge="cbr0")
         nb.pod_comment(i, "HNS endpoint, HNS-assigned MAC, gateway .2 (CNI-SEMANTICS §1(b)(h))")
@@ -69,19 +83,34 @@ def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     else:
         config, cfg_why = opt, "config (cluster option outbound-nat-except)"
     plugin = list(ctx.pools) if under[0] in ("flannel", "calico") else []
-    outbound_nat(nb, "cbr0", config, plugin, cfg_why,
-                 "ipMasqNetwork = cluster CIDR (flannel Windows CNI, §1(e) Gotcha 2)")
+    outbound_nat(
+        nb,
+        "cbr0",
+        config,
+        plugin,
+        cfg_why,
+        "ipMasqNetwork = cluster CIDR (flannel Windows CNI, §1(e) Gotcha 2)",
+    )
     if ctx.cluster.service_cidr is not None:
-        nb.route_to_host("cbr0", ctx.cluster.service_cidr,
-                         "HNS ROUTE NeedEncap: Service CIDR to the host (E2, CNI-SEMANTICS §1(e), §9)")
-    nb.route_to_host("cbr0", IPv4Network(f"{nb.peer.ip}/32"),
-                     "HNS ROUTE NeedEncap: the node's own IP to the host (E2)")
+        nb.route_to_host(
+            "cbr0",
+            ctx.cluster.service_cidr,
+            "HNS ROUTE NeedEncap: Service CIDR to the host (E2, CNI-SEMANTICS §1(e), §9)",
+        )
+    nb.route_to_host(
+        "cbr0", IPv4Network(f"{nb.peer.ip}/32"), "HNS ROUTE NeedEncap: the node's own IP to the host (E2)"
+    )
     if under in (("flannel", "host-gw"), ("calico", "bgp")) or B.STANDALONE_CROSS_NODE_ROUTES:
         who = "flannel hostgw_windows" if under[0] == "flannel" else "calico bgp"
         for peer in ctx.peers:
             if peer.name != nb.name:
-                nb.route(peer.subnet, peer.ip, "eth0", span=peer.span,
-                         comment=f"{who}: {peer.name}'s subnet via its node IP on the mgmt vNIC (§1(d))")
+                nb.route(
+                    peer.subnet,
+                    peer.ip,
+                    "eth0",
+                    span=peer.span,
+                    comment=f"{who}: {peer.name}'s subnet via its node IP on the mgmt vNIC (§1(d))",
+                )
     if under[0] == "calico":
         nb.enforce = True
 
@@ -90,22 +119,42 @@ def expand_win_overlay(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     sub = nb.subnet
     gw = host(sub, 1)
     pod_ip_checks(nb, {gw: "the HNS overlay network's gateway .1 (§2(h))"})
-    nb.bridge(Bridge(name="vxlan0", kind=BridgeKind.L2BRIDGE, ip=iface(gw, sub.prefixlen), span=nb.span),
-              "HNS Overlay network vxlan0, gateway .1; pods bridged in the vSwitch (CNI-SEMANTICS §2(a)(c)(h))")
+    nb.bridge(
+        Bridge(name="vxlan0", kind=BridgeKind.L2BRIDGE, ip=iface(gw, sub.prefixlen), span=nb.span),
+        "HNS Overlay network vxlan0, gateway .1; pods bridged in the vSwitch (CNI-SEMANTICS §2(a)(c)(h))",
+    )
     for i, pod in profile_pods(nb):
         assert pod.ip is not None
-        nb.pods[i] = replace(pod, ip=with_prefix(pod, sub.prefixlen), ip_has_prefix=True, bridge="vxlan0",
-                             mac=pod.mac or overlay_mac(pod.ip.ip))
+        nb.pods[i] = replace(
+            pod,
+            ip=with_prefix(pod, sub.prefixlen),
+            ip_has_prefix=True,
+            bridge="vxlan0",
+            mac=pod.mac or overlay_mac(pod.ip.ip),
+        )
         nb.pod_comment(i, "HNS endpoint, MAC 0E-2A-<ip> (CNI-SEMANTICS §2(b))")
     opt = ctx.exceptions_option() or []
-    outbound_nat(nb, "vxlan0", opt, [sub], "config (cluster option outbound-nat-except)",
-                 "IPMasq: the local node subnet only (win-overlay, CNI-SEMANTICS §2(e))")
+    outbound_nat(
+        nb,
+        "vxlan0",
+        opt,
+        [sub],
+        "config (cluster option outbound-nat-except)",
+        "IPMasq: the local node subnet only (win-overlay, CNI-SEMANTICS §2(e))",
+    )
     if ctx.cluster.service_cidr is not None:
-        nb.route_to_host("vxlan0", ctx.cluster.service_cidr,
-                         "HNS ROUTE NeedEncap: Service CIDR to the host (CNI-SEMANTICS §9)")
+        nb.route_to_host(
+            "vxlan0",
+            ctx.cluster.service_cidr,
+            "HNS ROUTE NeedEncap: Service CIDR to the host (CNI-SEMANTICS §9)",
+        )
     if under[0] == "flannel" and len(under) > 1:
         vni, port = flannel_vxlan_ids(ctx)
-        dev, via, what = f"flannel.{vni}", (lambda p: host(p.subnet, 0)), "flannel vxlan_windows RemoteSubnetRoute"
+        dev, via, what = (
+            f"flannel.{vni}",
+            (lambda p: host(p.subnet, 0)),
+            "flannel vxlan_windows RemoteSubnetRoute",
+        )
     elif under == ("calico", "vxlan"):
         vni, port = 4096, 4789
         dev, via, what = "vxlan.calico", (lambda p: calico_tunnel_addr(p.subnet)), "calico windows vxlan"
@@ -114,8 +163,10 @@ def expand_win_overlay(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
         dev, via, what = "vxlan0.vtep", (lambda p: host(p.subnet, 0)), "standalone win-overlay"
     else:
         return
-    nb.vxlan(Vxlan(name=dev, vni=vni, port=port, local=nb.peer.ip, mac=vtep_mac(nb.name), span=nb.span),
-             f"{what}: VSID {vni}, UDP {port}, PA = node IP, DR MAC = VTEP MAC (CNI-SEMANTICS §2(a)(d))")
+    nb.vxlan(
+        Vxlan(name=dev, vni=vni, port=port, local=nb.peer.ip, mac=vtep_mac(nb.name), span=nb.span),
+        f"{what}: VSID {vni}, UDP {port}, PA = node IP, DR MAC = VTEP MAC (CNI-SEMANTICS §2(a)(d))",
+    )
     for peer in ctx.peers:
         if peer.name != nb.name:
             nb.tunnel_peer(dev, peer, via(peer), f"{what} (CNI-SEMANTICS §2(d))")
