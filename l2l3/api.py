@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
-from l2l3.check import Checker, CheckResult, Verdict
 from l2l3.errors import Diagnostic, QueryError
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.policy import unenforced_policies
 from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import Proto, Query, Spec
+from l2l3.queries import Checker, CheckResult, Verdict
 from l2l3.solver.endpoints import resolve
 
 __all__ = [

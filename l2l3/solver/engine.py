@@ -184,7 +184,7 @@ class Engine:
         """Initial packets from the origin whose path ends in a leaf meeting ``goal``.
 
         ``dst`` fixes the destination address (searches then split by
-        destination, see :meth:`l2l3.check.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
+        destination, see :meth:`l2l3.queries.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
         the outgoing interface (a node or host-network process), or, for an
         external, any address it owns.
         """

@@ -187,3 +187,115 @@ def _region_representatives(net: Network) -> set[IPv4Address]:
                 if a <= hi:
                     out.add(A(a))
     return out
+
+
+@st.composite
+def rich_networks(draw: st.DrawFn) -> Spec:
+    """:func:`networks` plus Windows l2bridge nodes, OutBoundNAT, route-to-host,
+    proxy ARP, NetworkPolicies and a VXLAN tunnel (right or wrong) between n1 and n2."""
+    from dataclasses import replace
+
+    from l2l3.model.types import (
+        Fdb,
+        NamespacePeer,
+        Neighbor,
+        OutboundNat,
+        Policy,
+        PolicyRule,
+        PortSpec,
+        ProxyArp,
+        RouteToHost,
+        Vxlan,
+    )
+
+    spec = draw(networks())
+    nodes = []
+    for node in spec.nodes:
+        i = int(node.name[1:])
+        pods = tuple(
+            replace(p, namespace=f"ns{j % 2}", labels=(("app", f"a{j}"),)) for j, p in enumerate(node.pods)
+        )
+        node = replace(node, pods=pods, enforce_policy=draw(st.booleans()))
+        if draw(st.booleans()):
+            br = node.bridges[0]
+            node = replace(
+                node,
+                os=OS.WINDOWS,
+                bridges=(
+                    replace(
+                        br,
+                        kind=BridgeKind.L2BRIDGE,
+                        ip=IPv4Interface(f"10.1.{i}.1/24"),
+                        uplink="eth0",
+                        isolated_ports=False,
+                    ),
+                ),
+                pods=tuple(replace(p, mode=StackMode.NETNS) for p in pods),
+                outbound_nats=(
+                    OutboundNat(
+                        bridge="br0",
+                        exceptions=tuple(
+                            draw(
+                                st.lists(
+                                    st.sampled_from([N("10.1.0.0/16"), N("10.0.0.0/24")]),
+                                    unique=True,
+                                    max_size=2,
+                                )
+                            )
+                        ),
+                    ),
+                )
+                if draw(st.booleans())
+                else (),
+                routes_to_host=(RouteToHost(bridge="br0", prefix=N("10.96.0.0/16")),)
+                if draw(st.booleans())
+                else (),
+                snats=(),
+            )
+        elif draw(st.booleans()):
+            node = replace(node, proxy_arps=(ProxyArp(dev=draw(st.sampled_from(["br0", "eth0"]))),))
+        nodes.append(node)
+    if len(nodes) >= 2 and draw(st.booleans()):
+        right = draw(st.booleans())
+        macs = ("8e:00:00:00:00:01", "8e:00:00:00:00:02")
+        for a, b in ((0, 1), (1, 0)):
+            n, peer = nodes[a], nodes[b]
+            pi = int(peer.name[1:])
+            vx = Vxlan(
+                name="vx0",
+                vni=1,
+                local=A(f"10.0.0.{int(n.name[1:])}"),
+                mac=macs[a],
+                ip=IPv4Interface(f"10.9.{a}.0/32"),
+            )
+            dst = A(f"10.0.0.{pi}") if right or a == 0 else A("10.0.0.250")
+            nodes[a] = replace(
+                n,
+                vxlans=(vx,),
+                routes=(
+                    Route(prefix=_pod_subnet(pi), via=A(f"10.9.{b}.0"), dev="vx0", onlink=True),
+                    *[r for r in n.routes if r.prefix != _pod_subnet(pi)],
+                ),
+                neighbors=(Neighbor(ip=A(f"10.9.{b}.0"), mac=macs[b], dev="vx0"),),
+                fdbs=(Fdb(mac=macs[b], dst=dst, dev="vx0"),),
+            )
+    policies = []
+    for ns in ("ns0", "ns1"):
+        if draw(st.booleans()):
+            policies.append(
+                Policy(
+                    name=f"pol-{ns}",
+                    namespace=ns,
+                    select=draw(st.sampled_from([(), (("app", "a0"),)])),
+                    ingress=(
+                        PolicyRule(
+                            peers=(NamespacePeer(namespace=draw(st.sampled_from(["ns0", "ns1"]))),),
+                            ports=draw(st.sampled_from([(), (PortSpec(proto=Proto.TCP, port=80),)])),
+                        ),
+                    ),
+                    egress=(PolicyRule(peers=(), ports=(PortSpec(proto=Proto.TCP),)),)
+                    if draw(st.booleans())
+                    else (),
+                )
+            )
+    return replace(spec, nodes=tuple(nodes), policies=tuple(policies))

@@ -17,7 +17,7 @@ from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import Proto, StackMode
 from l2l3.solver.encode import TRUE, ip_const
 from l2l3.solver.engine import Engine
-from tests.property.netgen import header_domain, networks
+from tests.property.netgen import header_domain, networks, rich_networks
 
 STATS = {"networks": 0, "pairs": 0}
 
@@ -41,7 +41,7 @@ def _sim_outcomes(net: Network, stack: str, pod: str):  # type: ignore[no-untype
     return res
 
 
-@given(networks())
+@given(networks() | rich_networks())
 def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # type: ignore[no-untyped-def]
     net = Network(spec)
     eng = Engine(net)
@@ -101,7 +101,7 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # t
                 )
 
 
-@given(networks())
+@given(networks() | rich_networks())
 def test_engine_and_simulator_agree_on_loops(spec) -> None:  # type: ignore[no-untyped-def]
     net = Network(spec)
     eng = Engine(net)
