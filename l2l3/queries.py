@@ -277,6 +277,10 @@ class Checker:
 
     def _reach(self, q: Reach) -> CheckResult:
         pairs = self._pairs(resolve(self.net, q.src), as_destination(self.net, q.dst))
+        if not pairs:
+            return CheckResult(
+                q, Verdict.HOLDS, "holds vacuously: the endpoints name no source/destination pair"
+            )
         first: Trace | None = None
         for s, d in pairs:
             goal = _reach_goal(d, q)
@@ -347,14 +351,24 @@ class Checker:
         )
 
     def _isolated(self, q: Isolated) -> CheckResult:
+        pairs = 0
         for a, b in ((q.a, q.b), (q.b, q.a)):
             r = self._no_reach(Reach(src=a, dst=b, negated=True, headers=q.headers))
             if r.status is not Verdict.HOLDS:
                 return CheckResult(q, r.status, r.explanation, r.witness, pairs=r.pairs)
-        return CheckResult(q, Verdict.HOLDS, "proved: no packet crosses in either direction")
+            pairs += r.pairs
+        if pairs == 0:
+            return CheckResult(
+                q, Verdict.HOLDS, "holds vacuously: the endpoints name no source/destination pair"
+            )
+        return CheckResult(
+            q, Verdict.HOLDS, f"proved: no packet crosses in either direction ({pairs} pairs)", pairs=pairs
+        )
 
     def _nat_as(self, q: NatAs) -> CheckResult:
         pairs = self._pairs(resolve(self.net, q.src), as_destination(self.net, q.dst))
+        if not pairs:
+            return CheckResult(q, Verdict.VIOLATED, "no source/destination pair, so nothing arrives at all")
         cons = _header_constraints(self.engine, q.headers)
         first = None
         for s, d in pairs:

@@ -74,7 +74,9 @@ def parse_with_warnings(
             if spec.source != text:
                 spec = _with_source(spec, text)
     if validate:
-        diags = diags + diagnose(spec, lines, has_cluster=raw.cluster is not None)
+        found = diagnose(spec, lines, has_cluster=raw.cluster is not None)
+        diags = diags + [d for d in found if d.severity == "error"]
+        warnings += [d for d in found if d.severity != "error"]
     if diags:
         raise SpecError(diags)
     return spec, warnings

@@ -96,6 +96,9 @@ class _Resolver:
     def error(self, span: Span, message: str) -> None:
         self.diags.append(Diagnostic(span, message, self.line(span)))
 
+    def warn(self, span: Span, message: str) -> None:
+        self.diags.append(Diagnostic(span, message, self.line(span), severity="warning"))
+
     @staticmethod
     def where(span: Span) -> str:
         return f"{span.file}:{span.line}" if span.line else "an implicit statement"
@@ -366,12 +369,13 @@ class _Resolver:
                 )
         elif isinstance(ref, NamespaceRef):
             if not any(p.namespace == ref.namespace for n in self.spec.nodes for p in n.pods):
-                self.error(
-                    self.at(span, "namespace", ref.namespace), f"namespace {ref.namespace} selects no pod"
+                self.warn(
+                    self.at(span, "namespace", ref.namespace),
+                    f"namespace {ref.namespace} selects no pod: the check quantifies over nothing",
                 )
         elif isinstance(ref, LabelRef):
             want = set(ref.labels)
             if not any(want <= set(p.labels) for n in self.spec.nodes for p in n.pods):
-                self.error(self.at(span, "pods"), f"{text} selects no pod")
+                self.warn(self.at(span, "pods"), f"{text} selects no pod: the check quantifies over nothing")
         elif isinstance(ref, AddressRef):
             pass

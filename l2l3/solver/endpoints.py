@@ -76,13 +76,9 @@ def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
         return [Endpoint(f"node {ref.node}", stack=ref.node, address=_first_addr(net, ref.node))]
     if isinstance(ref, NamespaceRef):
         pods = [p for p, i in net.pods.items() if i.pod.namespace == ref.namespace]
-        if not pods:
-            raise QueryError(f"namespace {ref.namespace} has no pod")
         return [_pod_endpoint(net, p) for p in sorted(pods)]
     if isinstance(ref, LabelRef):
         pods = [p for p, i in net.pods.items() if labels_match(ref.labels, i.pod)]
-        if not pods:
-            raise QueryError(f"{ref} selects no pod")
         return [_pod_endpoint(net, p) for p in sorted(pods)]
     if isinstance(ref, ExternalRef):
         if ref.name not in net.externals:

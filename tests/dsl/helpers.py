@@ -31,7 +31,7 @@ def assert_rendered(d: Diagnostic) -> None:
     """The rendered diagnostic shows its source line and a caret under the column."""
     text = d.render()
     head, line, caret = text.split("\n")
-    assert head.startswith(f"{d.span}: error: ")
+    assert head.startswith(f"{d.span}: {d.severity}: ")
     assert line.strip() == d.line_text.strip() and d.line_text
     assert caret.rstrip().endswith("^")
     assert len(caret.rstrip()) - 4 == d.span.column  # 4 = indentation of the excerpt

@@ -267,14 +267,24 @@ def test_resolve_check_unknown_external() -> None:
     check(one_error(text), text, "intranet", "unknown external intranet (externals: internet)")
 
 
-def test_resolve_check_namespace_selects_no_pod() -> None:
+def _one_warning(text: str) -> Diagnostic:
+    from l2l3.dsl import parse_with_warnings
+
+    _spec, warns = parse_with_warnings(text, "t.l2l3")
+    (w,) = warns
+    assert w.severity == "warning"
+    return w
+
+
+def test_resolve_check_namespace_selecting_no_pod_is_a_warning() -> None:
+    """LANGUAGE.md §4 quantifies over the endpoints: an empty set is vacuous, not invalid."""
     text = BASE + "check c: isolated namespace shop <-> namespace dev\n"
-    check(one_error(text), text, "dev", "namespace dev selects no pod", line_has="check")
+    check(_one_warning(text), text, "dev", "namespace dev selects no pod", line_has="check")
 
 
-def test_resolve_check_labels_select_no_pod() -> None:
+def test_resolve_check_labels_selecting_no_pod_is_a_warning() -> None:
     text = BASE + "check c: no reach pods app=db -> a/web\n"
-    check(one_error(text), text, "pods app=db", "pods app=db selects no pod")
+    check(_one_warning(text), text, "pods app=db", "pods app=db selects no pod")
 
 
 def test_resolve_netns_isolation_unknown_node() -> None:
