@@ -182,7 +182,12 @@ class Checker:
         return addrs
 
     def _search(
-        self, src: Endpoint, goal: _Goal, constraints: list[Bool], targets: set[str] | None = None
+        self,
+        src: Endpoint,
+        goal: _Goal,
+        constraints: list[Bool],
+        targets: set[str] | None = None,
+        members: list[Endpoint] | None = None,
     ) -> Trace | None:
         """A replayed trace of a packet from ``src`` meeting ``goal``, or None.
 
@@ -198,18 +203,51 @@ class Checker:
             else:
                 constraints = [*constraints, one_of(self.engine.dst0, pre)]
         for dst in dsts:
+            grouped = members is not None and len(members) > 1
             found = self.engine.search(
                 stack=src.stack,
                 pod=src.pod,
                 external=src.external,
-                src=src.src,
+                src=None if grouped else src.src,
+                srcs=[m.src for m in members if m.src is not None] if grouped and members else None,
                 dst=dst,
                 constraints=constraints,
                 goal=goal.leaf,
             )
             if found:
-                return self._replay(src, found[0], goal)
+                sender = src
+                if grouped and members:  # replay from the member that owns the address
+                    sender = next(m for m in members if m.src == found[0].packet.src)
+                return self._replay(sender, found[0], goal)
         return None
+
+    def _source_classes(self, srcs: list[Endpoint], avoid: set[str]) -> list[list[Endpoint]]:
+        """Senders grouped into classes that behave alike, each searched once.
+
+        Two pods are alike when swapping them changes nothing but their own
+        address: netns pods of one node, on one bridge, with the same routes,
+        namespace and labels (so the same policies), none of them a receiver
+        of the query. Anything else is a class of its own. Whatever the
+        grouping, every witness is replayed from the pod that owns its source
+        address, so a wrong grouping fails loudly instead of passing quietly.
+        """
+        classes: dict[object, list[Endpoint]] = {}
+        alone: list[list[Endpoint]] = []
+        for s in srcs:
+            info = self.net.pods.get(s.pod) if s.pod else None
+            if (
+                info is None
+                or info.pod.mode is not StackMode.NETNS
+                or s.stack in avoid
+                or s.src is None
+                or info.pod.ip is None
+            ):
+                alone.append([s])
+                continue
+            p = info.pod
+            key = (info.node, p.bridge, p.routes, p.namespace, p.labels, p.ip.network.prefixlen)
+            classes.setdefault(key, []).append(s)
+        return alone + list(classes.values())
 
     def _probe_packet(self, src: Endpoint, dst: Endpoint, h: Headers) -> Packet | None:
         """A typical packet (to the destination's own address) for fast paths and explanations."""
@@ -321,15 +359,16 @@ class Checker:
     def _no_reach(self, q: Reach) -> CheckResult:
         srcs = resolve(self.net, q.src)
         dsts = as_destination(self.net, q.dst)
-        n = 0
+        n = sum(1 for s in srcs for d in dsts if not s.same_as(d))
         cons = _header_constraints(self.engine, q.headers)
-        for s in srcs:
-            targets = [d for d in dsts if not s.same_as(d)]
-            n += len(targets)
+        receivers = {d.stack for d in dsts if d.stack is not None}
+        for members in self._source_classes(srcs, receivers):
+            s = members[0]
+            targets = [d for d in dsts if not any(m.same_as(d) for m in members)]
             if not targets:
                 continue
-            # one search per source, towards every destination at once
-            # (an address literal constrains the packet, so it goes alone)
+            # one search per class of sources, towards every destination at
+            # once (an address literal constrains the packet, so it goes alone)
             groups = [[d] for d in targets if d.prefix is not None] + [
                 [d for d in targets if d.prefix is None]
             ]
@@ -341,11 +380,17 @@ class Checker:
                     _any_goal([_reach_goal(d, q) for d in group]),
                     cons + self._dst_constraints(group[0]),
                     _stack_targets(group),
+                    members,
                 )
                 if t is not None:
+                    who = t.hops[0].at if t.hops else s.label
                     return CheckResult(
-                        q, Verdict.VIOLATED, f"{s.label} reaches {t.delivered_to}", witness=t, pairs=n
+                        q, Verdict.VIOLATED, f"{who} reaches {t.delivered_to}", witness=t, pairs=n
                     )
+        if n == 0:
+            return CheckResult(
+                q, Verdict.HOLDS, "holds vacuously: the endpoints name no source/destination pair"
+            )
         return CheckResult(
             q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n
         )

@@ -177,6 +177,8 @@ class Network:
         self.policies: tuple[Policy, ...] = spec.policies
         self.externals = {e.name: e for e in spec.externals}
         self._peers_cache: dict[tuple[str, str], list[Iface]] = {}
+        # (pod id, direction) -> compiled allow rules (see model.policy)
+        self.policy_rules: dict[tuple[str, str], object] = {}
         self._build()
 
     # ------------------------------------------------------------------ build

@@ -111,6 +111,13 @@ def compile_peers(net: Network, rule: PolicyRule, policy: Policy) -> PeerSet:
 
 def governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
     """The allow rules for ``info`` in ``direction``; None when nothing restricts it."""
+    key = (info.id, direction)
+    if key not in net.policy_rules:
+        net.policy_rules[key] = _governing_rules(net, info, direction)
+    return net.policy_rules[key]
+
+
+def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
     if info.pod.mode is StackMode.HOST_NETWORK:
         return None
     if not net.stacks[info.node].enforce_policy:

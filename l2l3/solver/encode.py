@@ -20,9 +20,15 @@ TRUE: Bool = z3.BoolVal(True)
 FALSE: Bool = z3.BoolVal(False)
 
 
+_IP_TERMS: dict[int, Term] = {}
+
+
 def ip_const(ip: IPv4Address) -> Term:
-    t = z3.BitVecVal(int(ip), 32)
-    _VALUES[t.get_id()] = (t, int(ip))
+    n = int(ip)
+    t = _IP_TERMS.get(n)
+    if t is None:
+        t = _IP_TERMS[n] = z3.BitVecVal(n, 32)
+        _VALUES[t.get_id()] = (t, n)
     return t
 
 

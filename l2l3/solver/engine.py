@@ -17,10 +17,11 @@ short never reads as "no packet".
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, collapse_addresses
 
 import z3
 
@@ -113,6 +114,11 @@ def _minimal(prefixes: list[IPv4Network]) -> list[IPv4Network]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _collapsed(ips: frozenset[IPv4Address]) -> tuple[IPv4Network, ...]:
+    return tuple(collapse_addresses(IPv4Network(a) for a in ips))
+
+
 def _concrete(t: Term) -> int | None:
     s = z3.simplify(t)
     return s.as_long() if z3.is_bv_value(s) else None
@@ -124,9 +130,8 @@ class Engine:
     def __init__(self, net: Network, *, budget: int = DEFAULT_BUDGET, timeout_ms: int = 10_000) -> None:
         self.net = net
         self.budget = budget
-        self.s = z3.Solver()
-        self.s.set("timeout", timeout_ms)
-        self.s.set("random_seed", 0)
+        self.timeout_ms = timeout_ms
+        self.s = self._new_solver()
         self.src0 = z3.BitVec("pkt.src@0", 32)
         self.dst0 = z3.BitVec("pkt.dst@0", 32)
         self.proto0 = z3.BitVec("pkt.proto@0", 8)
@@ -139,6 +144,12 @@ class Engine:
         self._policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]] = {}
 
     # ------------------------------------------------------------- solving
+
+    def _new_solver(self) -> z3.Solver:
+        s = z3.SolverFor("QF_BV")
+        s.set("timeout", self.timeout_ms)
+        s.set("random_seed", 0)
+        return s
 
     def _check(self) -> bool:
         self.checks += 1
@@ -177,13 +188,16 @@ class Engine:
         src: IPv4Address | None,
         constraints: list[Bool],
         dst: IPv4Address | None = None,
+        srcs: list[IPv4Address] | None = None,
         goal: Goal,
         first_only: bool = True,
         limit: int = 50,
     ) -> list[Found]:
         """Initial packets from the origin whose path ends in a leaf meeting ``goal``.
 
-        ``dst`` fixes the destination address (searches then split by
+        ``srcs`` lets the source be any of several addresses: the caller runs
+        one search for a class of senders that behave alike (see
+        :meth:`l2l3.queries.Checker._source_classes`). ``dst`` fixes the destination address (searches then split by
         destination, see :meth:`l2l3.queries.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
         the outgoing interface (a node or host-network process), or, for an
         external, any address it owns.
@@ -212,13 +226,16 @@ class Engine:
             info = None
         if src is not None:
             base.append(self.src0 == ip_const(src))
+        if srcs is not None:  # a class of alike senders, one address each
+            base.append(one_of(self.src0, srcs))
         if dst is not None:
             base.append(self.dst0 == ip_const(dst))
+        # A fresh solver per search (same z3 context): a long-lived one slows
+        # down as push/pop history piles up.
+        self.s = self._new_solver()
         self.s.push()
         try:
-            self.s.add(*base)
-            if not self._check():
-                return []
+            self.s.add(*base)  # unsatisfiable only if no leaf is: leaf checks decide
             try:
                 if external is not None:
                     ext = self.net.externals[external]
@@ -230,7 +247,7 @@ class Engine:
                 else:
                     assert stack is not None
                     st = self.net.stacks[stack]
-                    self._originate(st, pkt, _Ctx(info, src is None))
+                    self._originate(st, pkt, _Ctx(info, src is None and srcs is None))
             except _Stop:
                 pass
         finally:
@@ -719,7 +736,11 @@ class Engine:
     def _peers(self, ps: PeerSet, x: Term) -> Bool:
         if ps.any:
             return TRUE
-        parts = [one_of(x, ps.ips)] + [conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks]
+        # address sets become their fewest covering prefixes: a namespace's
+        # pods usually sit in a few ranges, so the formula stays small
+        parts = [in_any(x, _collapsed(ps.ips))] + [
+            conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks
+        ]
         return disj(parts)
 
     @staticmethod
