@@ -66,7 +66,8 @@ def in_any(x: Term, nets: Iterable[IPv4Network]) -> Bool:
     if v is not None:
         a = IPv4Address(v)
         return truth(any(a in n for n in nets))
-    return z3.Or([in_prefix(x, n) for n in nets] or [FALSE])
+    # sorted: ipaddress hashes through str, so set order varies per process
+    return z3.Or([in_prefix(x, n) for n in sorted(set(nets))] or [FALSE])
 
 
 def one_of(x: Term, ips: Iterable[IPv4Address]) -> Bool:
@@ -75,7 +76,7 @@ def one_of(x: Term, ips: Iterable[IPv4Address]) -> Bool:
     if v is not None:
         a = IPv4Address(v)
         return truth(any(a == i for i in ips))
-    return z3.Or([x == ip_const(a) for a in ips] or [FALSE])
+    return z3.Or([x == ip_const(a) for a in sorted(set(ips))] or [FALSE])
 
 
 def proto_is(p: Term, proto: Proto) -> Bool:
