@@ -69,3 +69,20 @@ def test_every_example_states_what_each_check_demonstrates() -> None:
                     k -= 1  # a run of checks shares the comment above it
                 above = lines[k].strip() if k >= 0 else ""
                 assert above.startswith("#"), f"{ex.name}:{n + 1}: check without a comment above it"
+
+
+def test_output_does_not_depend_on_the_hash_seed() -> None:
+    import os
+
+    outs = set()
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "l2l3.cli", "check", "examples/docker-l2bridge-outboundnat.l2l3"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=300,
+        )
+        outs.add(proc.stdout)
+    assert len(outs) == 1
