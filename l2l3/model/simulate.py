@@ -19,7 +19,7 @@ from ipaddress import IPv4Address
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import policy_verdict
-from l2l3.model.types import BridgeKind, Proto, SourceNat, Span, StackMode
+from l2l3.model.types import OS, BridgeKind, Proto, SourceNat, Span, StackMode
 
 #: Deepest path followed before giving up (each hop is a stack or an L2 hand-off).
 MAX_STEPS = 256
@@ -208,6 +208,12 @@ class Simulator:
     # ------------------------------------------------------------ the stages
 
     def _originate(self, st: Stack, pkt: Packet, ctx: _Ctx) -> list[Trace]:
+        # Linux routes a locally generated packet on the destination as
+        # written, before the OUTPUT hook's DNAT: with no route, sendto()
+        # fails (ENETUNREACH) whatever a DNAT rule would have made of it.
+        _src, dst0, *_ = l3(pkt)
+        if dst0 not in st.local_addrs and self.net.lookup(st, dst0) is None:
+            return [self._drop(ctx, st.id, pkt, f"no route to {dst0} (network unreachable)")]
         out: list[Trace] = []
         for p, c in self._dnat(st, pkt, ctx):
             _src, dst, *_ = l3(p)
@@ -231,6 +237,10 @@ class Simulator:
             return [self._drop(ctx, st.id, pkt, "path longer than the search bound")]
         ctx = replace(ctx, seen=ctx.seen | {key})
         in_dev = iface.name if iface else None
+        if iface is not None and st.os is OS.LINUX and l3(pkt)[0] in st.local_addrs:
+            # accept_local=0: a packet from the wire claiming one of our own
+            # addresses is a martian (e.g. a hairpin DNAT without masquerade)
+            return [self._drop(ctx, st.id, pkt, f"martian source {l3(pkt)[0]} (one of its own addresses)")]
         out: list[Trace] = []
         for p, c in self._dnat(st, pkt, ctx):
             src, dst, proto, _sport, dport, ttl = l3(p)
@@ -288,7 +298,9 @@ class Simulator:
         out_if = st.ifaces[route.dev]
         pkt, ctx = self._snat(st, out_if, pkt, ctx)
         _src, dst, *_ = l3(pkt)
-        nexthop = route.via if route.via is not None else dst
+        # a gateway that is one of the stack's own addresses is no gateway:
+        # Linux gives such a nexthop host scope and ARPs for the destination
+        nexthop = route.via if route.via is not None and route.via not in st.local_addrs else dst
         if out_if.vxlan is not None:
             return self._vxlan_send(st, out_if, nexthop, pkt, ctx, depth)
         if out_if.switch is None:

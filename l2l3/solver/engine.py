@@ -415,28 +415,42 @@ class Engine:
         return acc
 
     def _originate(self, st: Stack, pkt: SymPkt, ctx: _Ctx) -> None:
-        for p, c in self._dnat(st, pkt, ctx):
-            _src, dst, *_ = self._l3(p)
-            local = one_of(dst, st.local_addrs)
-            with self._assume(local) as ok:
-                if ok:
-                    extra = TRUE if not c.src_auto else one_of(p.src, st.local_addrs)
-                    with self._assume(extra) as ok2:
+        """A process sends: route on the destination as written (this picks
+        the source address), then OUTPUT DNAT, then route again."""
+        _src, dst0, *_ = self._l3(pkt)
+        local0 = one_of(dst0, st.local_addrs)
+        first: list[tuple[Bool, Bool]] = [  # (when, source address it implies)
+            (local0, TRUE if not ctx.src_auto else one_of(pkt.src, st.local_addrs))
+        ]
+        for route0, sel0 in self._route_cases(st, dst0):
+            when = conj(neg(local0), sel0)
+            if route0 is None:
+                with self._assume(when) as ok:
+                    if ok:  # ENETUNREACH
+                        self._end(ctx, pkt, Disposition.DROPPED, st.id)
+                continue
+            src_fix = TRUE
+            if ctx.src_auto:
+                addr = st.primary_addr(route0.dev)
+                src_fix = FALSE if addr is None else pkt.src == ip_const(addr)
+            first.append((when, src_fix))
+        for when, src_fix in first:
+            with self._assume(conj(when, src_fix)) as ok:
+                if not ok:
+                    continue
+                for p, c in self._dnat(st, pkt, ctx):
+                    _s, dst, *_ = self._l3(p)
+                    local = one_of(dst, st.local_addrs)
+                    with self._assume(local) as ok2:
                         if ok2:
                             self._deliver(st, None, p, c)
-            for route, sel in self._route_cases(st, dst):
-                with self._assume(conj(neg(local), sel)) as ok:
-                    if not ok:
-                        continue
-                    if route is None:
-                        self._end(c, p, Disposition.DROPPED, st.id)
-                        continue
-                    src_fix = TRUE
-                    if c.src_auto:
-                        addr = st.primary_addr(route.dev)
-                        src_fix = FALSE if addr is None else p.src == ip_const(addr)
-                    with self._assume(src_fix) as ok2:
-                        if ok2:
+                    for route, sel in self._route_cases(st, dst):
+                        with self._assume(conj(neg(local), sel)) as ok2:
+                            if not ok2:
+                                continue
+                            if route is None:
+                                self._end(c, p, Disposition.DROPPED, st.id)
+                                continue
                             self._egress(st, route, p, c, 0)
 
     def _receive(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
@@ -456,6 +470,19 @@ class Engine:
 
     def _receive_fresh(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
         in_dev = iface.name if iface else None
+        martian = FALSE
+        if iface is not None and st.os is OS.LINUX:
+            martian = one_of(self._l3(pkt)[0], st.local_addrs)  # accept_local=0
+            with self._assume(martian) as ok:
+                if ok:
+                    self._end(ctx, pkt, Disposition.DROPPED, st.id)
+        with self._assume(neg(martian)) as ok:
+            if ok:
+                self._receive_sane(st, iface, in_dev, pkt, ctx, depth)
+
+    def _receive_sane(
+        self, st: Stack, iface: Iface | None, in_dev: str | None, pkt: SymPkt, ctx: _Ctx, depth: int
+    ) -> None:
         for p, c in self._dnat(st, pkt, ctx):
             _src, dst, _proto, _dport, ttl = self._l3(p)
             local = one_of(dst, st.local_addrs)
@@ -578,7 +605,10 @@ class Engine:
         self, st: Stack, out_if: Iface, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int
     ) -> None:
         _src, dst, *_ = self._l3(pkt)
-        nexthop: Term = ip_const(route.via) if route.via is not None else dst
+        # a gateway that is one of the stack's own addresses: ARP for the destination
+        nexthop: Term = (
+            ip_const(route.via) if route.via is not None and route.via not in st.local_addrs else dst
+        )
         if out_if.vxlan is not None:
             self._vxlan_send(st, out_if, nexthop, pkt, ctx, depth)
             return

@@ -274,14 +274,58 @@ node b linux {
     nic eth0 ip 10.0.0.2/24 on lan
     route 10.9.0.0/16 via 10.0.0.1
 }
+node c linux {
+    nic eth0 ip 10.0.0.3/24 on lan
+    route 10.9.0.0/16 via 10.0.0.1
+}
 """
 
 
 def test_routing_loop_is_reported_where_it_closes() -> None:
     """Kernel: two routers pointing at each other bounce a packet until its TTL dies."""
     net = net_of(LOOP)
-    t = one(l2l3.trace(net, "node a", "10.9.1.1"))
+    t = one(l2l3.trace(net, "node c", "10.9.1.1"))
     assert t.disposition is Disposition.LOOPED
+
+
+def test_a_packet_back_from_the_wire_with_an_own_source_is_martian() -> None:
+    """Kernel accept_local=0 (found by the kernel differential test): a's own
+    packet, bounced back by b, is dropped as a martian, not looped."""
+    net = net_of(LOOP)
+    t = one(l2l3.trace(net, "node a", "10.9.1.1"))
+    assert not t.delivered and "martian source" in t.reason
+
+
+def test_a_route_via_an_own_address_arps_for_the_destination() -> None:
+    """Kernel (found by the kernel differential test): Linux gives a nexthop
+    that is a local address host scope and resolves the destination itself."""
+    text = LOOP.replace("route 10.9.0.0/16 via 10.0.0.2", "route 10.9.0.0/16 via 10.0.0.1 dev eth0")
+    text = text.replace(
+        "    nic eth0 ip 10.0.0.2/24 on lan\n",
+        "    nic eth0 ip 10.0.0.2/24 on lan\n    nic eth1 ip 10.9.1.1/24 on lan\n",
+    )
+    net = net_of(text)
+    t = one(l2l3.trace(net, "node a", "10.9.1.1"))
+    assert t.delivered and t.delivered_to == "b" and t.via_mac
+
+
+def test_a_process_needs_a_route_to_the_vip_before_dnat() -> None:
+    """Kernel (found by the kernel differential test): a locally generated
+    packet is routed before OUTPUT DNAT; no route means ENETUNREACH."""
+    text = """
+segment lan 10.0.0.0/24
+node n1 linux {
+    nic eth0 ip 10.0.0.1/24 on lan
+    bridge br0 linux ip 10.1.1.1/24
+    pod p0 ip 10.1.1.2/24 on br0
+    dnat 10.96.0.1 to 10.1.1.2
+}
+"""
+    net = net_of(text)
+    t = one(l2l3.trace(net, "node n1", "10.96.0.1"))
+    assert not t.delivered and "network unreachable" in t.reason
+    net = net_of(text.replace("    dnat", "    route 10.96.0.0/16 dev eth0\n    dnat"))
+    assert one(l2l3.trace(net, "node n1", "10.96.0.1")).delivered_to == "n1/p0"
 
 
 def test_forwarding_off_drops_transit_traffic() -> None:
