@@ -245,7 +245,8 @@ class Checker:
                 alone.append([s])
                 continue
             p = info.pod
-            key = (info.node, p.bridge, p.routes, p.namespace, p.labels, p.ip.network.prefixlen)
+            prefixlen = p.ip.network.prefixlen if p.ip is not None else 32
+            key = (info.node, p.bridge, p.routes, p.namespace, p.labels, prefixlen)
             classes.setdefault(key, []).append(s)
         return alone + list(classes.values())
 

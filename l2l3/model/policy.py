@@ -114,7 +114,7 @@ def governing_rules(net: Network, info: PodInfo, direction: str) -> list[Compile
     key = (info.id, direction)
     if key not in net.policy_rules:
         net.policy_rules[key] = _governing_rules(net, info, direction)
-    return net.policy_rules[key]
+    return net.policy_rules[key]  # type: ignore[return-value]
 
 
 def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
