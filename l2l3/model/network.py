@@ -249,7 +249,13 @@ class Network:
         for nb in node.neighbors:
             st.neighbors[(nb.dev, nb.ip)] = (nb.mac, nb.span)
         for fd in node.fdbs:
-            st.fdb.setdefault((fd.dev, fd.mac), []).append((fd.dst, fd.span))
+            remotes = st.fdb.setdefault((fd.dev, fd.mac), [])
+            if remotes and _unicast(fd.mac):
+                # `bridge fdb append` adds remotes only to all-zeros or
+                # multicast entries; a unicast MAC keeps its first (kernel,
+                # found by the differential test)
+                continue
+            remotes.append((fd.dst, fd.span))
         for pod in node.pods:
             self._build_pod(node, st, pod)
         st.routes = _effective_routes(st, node.routes)
@@ -445,6 +451,11 @@ class Network:
 
     def policy_nodes(self) -> set[str]:
         return {s.id for s in self.stacks.values() if s.kind == "node" and s.enforce_policy}
+
+
+def _unicast(mac: str) -> bool:
+    first = int(mac.split(":")[0], 16)
+    return mac != "00:00:00:00:00:00" and not first & 1
 
 
 def _effective_routes(st: Stack, written: tuple[Route, ...]) -> list[EffRoute]:

@@ -1,0 +1,230 @@
+"""``l2l3 realize``, ``l2l3 verify-kernel`` and ``l2l3 snapshot``.
+
+:func:`register` adds the three subcommands to the main CLI's subparsers;
+``python -m l2l3.kernel.cli …`` runs them on their own.
+
+Exit status: ``realize``/``snapshot`` 0 on success, 2 on a spec or realize
+error; ``verify-kernel`` 0 when the checker and the kernel agree on every
+check and every probed endpoint pair, 1 on any disagreement, 2 on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def default_prefix(file: str) -> str:
+    """A stable prefix per spec file, so ``--down`` finds what ``realize`` made."""
+    digest = hashlib.sha1(str(Path(file).resolve()).encode()).hexdigest()[:6]
+    return f"l2l3{digest}"
+
+
+def cmd_realize(args: argparse.Namespace) -> int:
+    from l2l3.kernel.realize import realize, teardown
+
+    prefix = args.prefix or default_prefix(args.file)
+    if args.down:
+        gone = teardown(prefix)
+        for n in gone:
+            print(f"deleted netns {n}")
+        if not gone:
+            print(f"nothing realized under prefix {prefix}")
+        return 0
+    from l2l3 import api
+
+    spec = api.load(args.file)
+    rz = realize(spec, prefix)
+    print(f"realized {args.file} under prefix {prefix}:")
+    for sid, ns in sorted(rz.netns.items(), key=lambda kv: kv[1]):
+        print(f"  {ns:<40} {sid}")
+    for ext, ns in sorted(rz.external_ns.items()):
+        print(f"  {ns:<40} external {ext}")
+    if rz.underlay:
+        print(f"  {rz.underlay:<40} (segments: underlay bridges)")
+    print(
+        f"enter one with `ip netns exec NETNS sh`; remove all with `l2l3 realize {args.file} --down"
+        + (f" --prefix {prefix}`" if args.prefix else "`")
+    )
+    return 0
+
+
+def _status(v: Any) -> str:
+    return getattr(v, "value", str(v))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from l2l3 import api
+    from l2l3.kernel.probe import (
+        KNOWN_DIFFERENCES,
+        Prober,
+        check_probes,
+        compare,
+        endpoints,
+        kernel_verdict,
+        neighbour_capacity,
+    )
+    from l2l3.kernel.realize import realize, teardown
+
+    spec = api.load(args.file)
+    net = api.Network(spec)
+    prefix = args.prefix or f"l2v{os.getpid()}"
+    rz = realize(spec, prefix, net=net)
+    disagreements = 0
+    try:
+        with neighbour_capacity():
+            results = [(c, api.evaluate(net, c.query)) for c in spec.checks]
+            measured = {}
+            for c, r in results:
+                w = r.witness.packet if r.witness is not None else None
+                measured[c.name] = check_probes(rz, c.query, w)
+            pair_probes = endpoints(rz)
+            every = list(
+                dict.fromkeys([p for m in measured.values() for _s, _d, ps in m for p in ps] + pair_probes)
+            )
+            ports = sorted({p.dport for p in every if p.dport})
+            with Prober(rz, ports or [80]) as prober:
+                comps = compare(rz, every, prober=prober)
+            answers = {c.probe: c.kernel for c in comps}
+            comp_by = {c.probe: c for c in comps}
+            print(f"{args.file}: realized under prefix {prefix}; {len(every)} probes")
+            if spec.checks:
+                print("\nchecks (checker | kernel):")
+            for c, r in results:
+                kc = kernel_verdict(c.query, measured[c.name], answers)
+                mine = _status(r.status)
+                if kc.status == "not measured":
+                    mark = "-"
+                elif kc.status == mine:
+                    mark = "agree"
+                else:
+                    mark = "DISAGREE"
+                    disagreements += 1
+                    known = sorted(
+                        {
+                            str(comp_by[p].known)
+                            for pr in kc.pairs
+                            for p in pr.probes
+                            if comp_by[p].known and not comp_by[p].agree
+                        }
+                    )
+                    if known:
+                        kc.note += "; known model difference: " + ", ".join(known)
+                where = f"{c.span.file}:{c.span.line}" if c.span.line else ""
+                print(f"  {mark:<8} {c.name}: {c.query}   [{where}]")
+                print(f"           checker: {mine:<9} kernel: {kc.status} ({kc.note})")
+                for pr in kc.pairs:
+                    if mark == "DISAGREE" or args.verbose:
+                        seen = "; ".join(
+                            f"{p.proto}{'/' + str(p.dport) if p.dport else ''}: {answers[p]}"
+                            for p in pr.probes
+                        )
+                        print(f"             {pr.src} -> {pr.dst}: {'yes' if pr.ok else 'no'}  ({seen})")
+            print("\nendpoint pairs (checker | kernel):")
+            by_pair: dict[tuple[str, str], list[Any]] = {}
+            for comp in comps:
+                if comp.probe in set(pair_probes):
+                    by_pair.setdefault(
+                        (comp.probe.src, f"{comp.probe.dst} ({comp.probe.dst_label})"), []
+                    ).append(comp)
+            bad_probes = 0
+            for (src, dst), cs in by_pair.items():
+                bad = [x for x in cs if not x.agree]
+                bad_probes += len(bad)
+                kinds = ", ".join(
+                    f"{x.probe.proto}{'/' + str(x.probe.dport) if x.probe.dport else ''}" for x in cs
+                )
+                if not bad:
+                    outcome = str(cs[0].model)
+                    same = all(str(x.model) == outcome for x in cs)
+                    print(f"  agree    {src} -> {dst} [{kinds}]: {outcome if same else 'as modelled'}")
+                else:
+                    print(f"  DISAGREE {src} -> {dst}")
+                    for x in cs:
+                        mark = "  " if x.agree else "!!"
+                        print(
+                            f"    {mark} {x.probe.proto}{'/' + str(x.probe.dport) if x.probe.dport else ''}: "
+                            f"checker: {x.model} | kernel: {x.kernel}"
+                        )
+                    known = sorted({str(x.known) for x in bad if x.known})
+                    for k in known:
+                        print(f"       known model difference {k}: {KNOWN_DIFFERENCES[k]}")
+            disagreements += bad_probes
+            n_checks = sum(1 for c, _ in results)
+            print(
+                f"\nsummary: {len(comps) - sum(1 for x in comps if not x.agree)}/{len(comps)} probes agree; "
+                f"{n_checks} checks; {disagreements} disagreement(s)"
+            )
+    finally:
+        if not args.keep:
+            teardown(prefix)
+        else:
+            print(f"kept the realization: remove it with `l2l3 realize {args.file} --down --prefix {prefix}`")
+    return 1 if disagreements else 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from l2l3.kernel.snapshot import snapshot_text
+
+    text = snapshot_text(args.netns, strip=args.strip_prefix)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``realize``, ``verify-kernel`` and ``snapshot`` to an argparse subparsers object."""
+    r = subparsers.add_parser("realize", help="build a Linux spec in real network namespaces (root)")
+    r.add_argument("file", metavar="FILE")
+    r.add_argument("--prefix", default=None, help="namespace name prefix (default: derived from FILE)")
+    r.add_argument("--down", action="store_true", help="remove what `realize FILE` made, by name")
+    r.set_defaults(func=cmd_realize)
+    v = subparsers.add_parser(
+        "verify-kernel",
+        help="realize FILE, probe it and compare every check and endpoint pair with the kernel",
+    )
+    v.add_argument("file", metavar="FILE")
+    v.add_argument("--prefix", default=None)
+    v.add_argument("--keep", action="store_true", help="leave the namespaces in place afterwards")
+    v.add_argument("-v", "--verbose", action="store_true", help="show every pair of every check")
+    v.set_defaults(func=cmd_verify)
+    s = subparsers.add_parser("snapshot", help="write live Linux network namespaces as a spec")
+    s.add_argument("--netns", default="*", metavar="PATTERN", help="glob of namespace names (default: all)")
+    s.add_argument(
+        "--strip-prefix",
+        default=None,
+        metavar="P",
+        help="drop P from namespace names when naming nodes and pods",
+    )
+    s.add_argument("-o", "--output", default=None, metavar="FILE")
+    s.set_defaults(func=cmd_snapshot)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from l2l3.errors import L2L3Error, SpecError
+
+    p = argparse.ArgumentParser(prog="l2l3", description="l2l3 kernel ground truth")
+    sub = p.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = p.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except L2L3Error as e:
+        print(f"l2l3: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
