@@ -117,12 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("expand", help="print the spec with every CNI profile expanded into primitives")
     e.add_argument("file", metavar="FILE")
     e.set_defaults(func=cmd_expand)
-    try:
-        from l2l3.kernel.cli import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    from l2l3.generate import register as register_generate
+    from l2l3.kernel.cli import register as register_kernel
+    from l2l3.matrix import register as register_matrix
+
+    register_matrix(sub)
+    register_generate(sub)
+    register_kernel(sub)
     return p
 
 

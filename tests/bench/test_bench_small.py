@@ -1,0 +1,90 @@
+"""A small run of the benchmark (python -m benchmarks.run --scale small), so that it keeps working.
+
+It runs the rows in child interpreters exactly as the full benchmark does,
+at a size that takes seconds, and checks that every figure is produced and
+that the verdicts are the expected ones: with one deny-other-namespaces
+policy per namespace, calico isolates namespaces (every ``no reach`` holds)
+and flannel does not (it enforces no NetworkPolicy).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run as bench
+from l2l3.generate import plan, spec_text
+
+
+def test_small_benchmark_produces_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    md = tmp_path / "RESULTS.md"
+    rc = bench.main(
+        [
+            "--scale",
+            "small",
+            "--repeat",
+            "2",
+            "--jobs",
+            "1",
+            "--peer",
+            "skip",
+            "--rows",
+            "check-10k,audit-150k,api-10k,growth,peer,profile",
+            "--json",
+            str(out),
+            "--results",
+            str(md),
+        ]
+    )
+    assert rc == 0
+    rows = {r["key"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"check-10k", "audit-150k", "api-10k", "growth", "peer"}
+    for key in ("check-10k", "audit-150k"):
+        d = rows[key]["details"]
+        for how in ("matrix", "check"):
+            assert d[how]["wall_s"] > 0 and d[how]["peak_mib"] > 0, (key, how, d[how])
+            # 3 namespaces: 6 ordered pairs, all isolated under calico, and netns-isolation
+            assert (d[how]["holds"], d[how]["violated"], d[how]["unknown"]) == (7, 0, 0), (key, how, d[how])
+        assert d["matrix"]["classes"] == 3
+    api = rows["api-10k"]["details"]
+    assert api["median_ms"] > 0
+    statuses = [q["status"] for q in api["queries"].values()]
+    assert statuses == ["holds", "violated", "violated"]  # same namespace reaches, the others are isolated
+    g = rows["growth"]["details"]
+    assert len(g["points"]) == 3 and all("wall_s" in p for p in g["points"])
+    assert g["slope"] is not None and math.isfinite(g["slope"])
+    assert rows["peer"]["verdict"] == "skipped"
+    text = md.read_text()
+    assert "nproc" in text and "| check-10k |" in text and "## Profile at" in text and "cProfile" in text
+
+
+@pytest.mark.parametrize(("cni", "expect"), [("calico bgp", "holds"), ("flannel host-gw", "violated")])
+def test_isolation_verdicts_per_cni(tmp_path: Path, cni: str, expect: str) -> None:
+    path = tmp_path / "c.l2l3"
+    path.write_text(spec_text(plan(3, 5, cni, 3, 1, 0.0, 0, "all")))
+    for task in ("matrix", "check"):
+        r = bench.worker(task, path, 120, None)
+        assert r.status == "ok", r.stderr
+        checks = [e for e in r.events if e["event"] == "check"]
+        assert len(checks) == 7
+        pairs = [e["status"] for e in checks if e["name"] != "stacks"]
+        assert set(pairs) == {expect}, (task, cni, pairs)
+        assert next(e["status"] for e in checks if e["name"] == "stacks") == "holds"
+
+
+def test_growth_slope_fit() -> None:
+    assert bench.fit_slope([(1000, 1.0), (10000, 10.0), (100000, 100.0)]) == pytest.approx(1.0)
+    assert bench.fit_slope([(1000, 1.0), (10000, 100.0)]) == pytest.approx(2.0)
+    assert bench.fit_slope([(1000, 1.0)]) is None
+
+
+def test_cap_cuts_a_run_and_reports_progress(tmp_path: Path) -> None:
+    path = tmp_path / "c.l2l3"
+    path.write_text(spec_text(plan(3, 5, "calico bgp", 3, 1, 0.0, 0, "all")))
+    r = bench.worker("check", path, 0.05, None)
+    assert r.status == "timeout"
+    assert r.progress()
