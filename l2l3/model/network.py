@@ -21,6 +21,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import networkx as nx
 
+from l2l3.model import choices
 from l2l3.model.types import (
     NOWHERE,
     OS,
@@ -367,7 +368,7 @@ class Network:
         assert sender.switch and receiver.switch
         path = self._l2_path(sender.switch, receiver.switch)
         seen_dst, seen_src, notes = receiver.mac, sender.mac, []
-        if sender.switch != receiver.switch:
+        if sender.switch != receiver.switch and choices.L2BRIDGE_MAC_REWRITE:
             if self.switch_kind.get(sender.switch) is BridgeKind.L2BRIDGE:
                 nic = self.uplink_of.get(sender.switch)
                 if nic is not None and nic is not sender:
@@ -412,7 +413,8 @@ class Network:
             st = self.stacks[peer.stack]
             answers = any(a.ip == target for a in peer.addrs)
             span = peer.span
-            if not answers and st.os is OS.LINUX and st.kind != "gateway" and target in st.local_addrs:
+            any_local = st.os is OS.LINUX or choices.WINDOWS_ARP_ANY_LOCAL
+            if not answers and any_local and st.kind != "gateway" and target in st.local_addrs:
                 # arp_ignore=0, but only when the address is not on another
                 # interface of this same L2 (that one answers for itself)
                 holder = st.owner_iface(target)

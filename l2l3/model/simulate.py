@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
+from l2l3.model.choices import outbound_nat_source
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import policy_verdict
@@ -162,9 +163,12 @@ class Simulator:
     def _snat(self, st: Stack, out: Iface, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
         src, dst, *_ = l3(pkt)
         # HNS OutBoundNAT, at the endpoint's vSwitch port: endpoint traffic
-        # that the host sends out of a NIC (CNI-SEMANTICS §1(e)).
-        if out.switch is not None and out.switch.startswith("seg:"):
+        # that the host sends out of a NIC (CNI-SEMANTICS §1(e); choices.py).
+        if st.outbound_nats:
             for ob in st.outbound_nats:
+                new_src = outbound_nat_source(st, out, ob.bridge)
+                if not isinstance(new_src, IPv4Address):
+                    continue
                 members = [
                     p
                     for p in self.net.pods.values()
@@ -174,9 +178,6 @@ class Simulator:
                     continue
                 if any(dst in e for e in ob.exceptions):
                     continue
-                new_src = out.primary
-                if new_src is None:
-                    break
                 new = set_l3(pkt, src=new_src)
                 c = replace(ctx, nat=True).hop(
                     st.id, f"outbound-nat {ob.bridge}: src {src} -> {new_src}", new, ob.span

@@ -25,6 +25,7 @@ from ipaddress import IPv4Address, IPv4Network, collapse_addresses
 
 import z3
 
+from l2l3.model.choices import WINDOWS_ARP_ANY_LOCAL, outbound_nat_source
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack
 from l2l3.model.packet import INITIAL_TTL, Disposition, Outer, Packet
 from l2l3.model.policy import CompiledRule, PeerSet, governing_rules
@@ -567,18 +568,18 @@ class Engine:
         """(condition, new source) per rule in first-match order; (rest, None) last."""
         src, dst, *_ = self._l3(pkt)
         earlier: list[Bool] = []
-        if out.switch is not None and out.switch.startswith("seg:"):
-            for ob in st.outbound_nats:
-                members = [
-                    p.pod.ip.ip
-                    for p in self.net.pods.values()
-                    if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
-                ]
-                if out.primary is None:
-                    break
-                m = conj(one_of(src, members), neg(in_any(dst, ob.exceptions)))
-                yield conj(m, *[neg(e) for e in earlier]), out.primary
-                earlier.append(m)
+        for ob in st.outbound_nats:
+            to_ob = outbound_nat_source(st, out, ob.bridge)
+            if not isinstance(to_ob, IPv4Address):
+                continue  # OutBoundNAT does not act on this way out (choices.py)
+            members = [
+                p.pod.ip.ip
+                for p in self.net.pods.values()
+                if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
+            ]
+            m = conj(one_of(src, members), neg(in_any(dst, ob.exceptions)))
+            yield conj(m, *[neg(e) for e in earlier]), to_ob
+            earlier.append(m)
         for r in st.snats:
             if r.out is not None and r.out != out.name:
                 continue
@@ -684,7 +685,7 @@ class Engine:
         for peer in self.net.l2_peers(sender):
             st = self.net.stacks[peer.stack]
             cond = one_of(target, [a.ip for a in peer.addrs])
-            if st.os is OS.LINUX and st.kind != "gateway":
+            if (st.os is OS.LINUX or WINDOWS_ARP_ANY_LOCAL) and st.kind != "gateway":
                 others = [a.ip for i in st.ifaces.values() if i.switch != peer.switch for a in i.addrs]
                 cond = disj([cond, one_of(target, others)])
             if peer.name in st.proxy_arp:

@@ -1,0 +1,45 @@
+"""The model's choices where the CNI reference is silent or UNVERIFIED, one switch each.
+
+Each constant is read by both engines (the simulator and the z3 engine), so
+flipping it changes the model consistently; the agreement property test runs
+on whatever is set. Profile-level choices live in
+``l2l3/model/profiles/_base.py``; docs/semantics.md lists both.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from l2l3.model.network import Iface, Stack
+
+#: HNS l2bridge rewrites MACs at the uplink in both directions: frames leaving
+#: carry the host NIC's MAC as source, frames arriving for a port's IP get the
+#: port's MAC back (CNI-SEMANTICS §1(b), §1(d)5; the VFP mechanics are §11.2
+#: UNVERIFIED). False: ports keep their own MACs across the uplink.
+L2BRIDGE_MAC_REWRITE = True
+
+#: Where HNS OutBoundNAT applies (§1(e); §11.4 UNVERIFIED for overlay):
+#: "nic" — only to endpoint traffic the host sends out of a NIC on a segment;
+#: "egress" — to endpoint traffic leaving the node by any interface that is not
+#: the endpoint's own bridge (so also into a VXLAN tunnel).
+OUTBOUND_NAT_AT = "nic"
+
+#: Windows stacks answer ARP only on the interface that holds the address
+#: (strong host, §1(g) UNVERIFIED). True: like Linux's arp_ignore=0, any
+#: interface answers for any local address.
+WINDOWS_ARP_ANY_LOCAL = False
+
+
+def outbound_nat_source(st: Stack, out: Iface, bridge: str) -> object | None:
+    """The address OutBoundNAT of ``bridge`` gives a packet leaving ``st`` by ``out``.
+
+    None when it does not act there. The address is the node NIC's: the
+    outgoing NIC's, or under "egress" the stack's first NIC's.
+    """
+    if out.switch is not None and out.switch.startswith("seg:"):
+        return out.primary
+    if OUTBOUND_NAT_AT == "egress" and out.switch != f"br:{st.id}/{bridge}":
+        nic = next((i for i in st.ifaces.values() if i.switch and i.switch.startswith("seg:")), None)
+        return nic.primary if nic is not None else None
+    return None
