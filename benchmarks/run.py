@@ -596,6 +596,18 @@ class Bench:
             lines.append(f"| {r.key} | {r.workload} | {r.target} | {r.result} | {mark} |")
         return "\n".join(lines)
 
+    def merge(self, prior: Any) -> None:
+        """Rows and profiles of an earlier run for whatever this run did not measure."""
+        rows = prior["rows"] if isinstance(prior, dict) else prior
+        have = {r.key for r in self.rows}
+        for r in rows:
+            if r["key"] not in have:
+                self.rows.append(Row(**r))
+        order = ["check-10k", "audit-150k", "api-10k", "growth", "peer"]
+        self.rows.sort(key=lambda r: order.index(r.key) if r.key in order else len(order))
+        if not getattr(self, "profiles", None) and isinstance(prior, dict) and prior.get("profiles"):
+            self.profiles = [tuple(p) for p in prior["profiles"]]
+
     def report(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M %Z")
         out = [
@@ -705,7 +717,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer", choices=["auto", "install", "use", "skip"], default="auto")
     ap.add_argument("--rows", default="check-10k,audit-150k,api-10k,growth,peer,profile")
     ap.add_argument("--results", default=None, help="write the Markdown report here")
-    ap.add_argument("--json", default=None, help="write the rows as JSON here")
+    ap.add_argument("--json", default=None, help="write the rows (and profiles) as JSON here")
+    ap.add_argument(
+        "--keep",
+        default=None,
+        metavar="JSON",
+        help="a previous --json: its rows and profiles stand in for the rows not run now",
+    )
     args = ap.parse_args(argv)
     if args.cap is None:
         args.cap = 900.0 if args.scale == "full" else 120.0
@@ -730,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
             b.profile()
     finally:
         shutil.rmtree(b.tmp, ignore_errors=True)
+    if args.keep:
+        b.merge(json.loads(Path(args.keep).read_text()))
     print(b.table())
     print(f"\n(total {time.perf_counter() - t0:.1f} s)")
     results = args.results or (str(HERE / "RESULTS.md") if args.scale == "full" else None)
@@ -737,7 +757,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(results).write_text(b.report() + "\n")
         print(f"report written to {results}")
     if args.json:
-        Path(args.json).write_text(json.dumps([r.__dict__ for r in b.rows], indent=1, default=str))
+        doc = {"rows": [r.__dict__ for r in b.rows], "profiles": getattr(b, "profiles", [])}
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
     return 0
 
 

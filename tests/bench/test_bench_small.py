@@ -41,7 +41,9 @@ def test_small_benchmark_produces_every_row(tmp_path: Path) -> None:
         ]
     )
     assert rc == 0
-    rows = {r["key"]: r for r in json.loads(out.read_text())}
+    doc = json.loads(out.read_text())
+    rows = {r["key"]: r for r in doc["rows"]}
+    assert doc["profiles"] and doc["profiles"][0][1]  # (pods, events, status, rss)
     assert set(rows) == {"check-10k", "audit-150k", "api-10k", "growth", "peer"}
     for key in ("check-10k", "audit-150k"):
         d = rows[key]["details"]
@@ -60,6 +62,29 @@ def test_small_benchmark_produces_every_row(tmp_path: Path) -> None:
     assert rows["peer"]["verdict"] == "skipped"
     text = md.read_text()
     assert "nproc" in text and "| check-10k |" in text and "## Profile at" in text and "cProfile" in text
+    # re-measure one row, keep the others (and the profiles) from the first run
+    md2 = tmp_path / "RESULTS2.md"
+    assert (
+        bench.main(
+            [
+                "--scale",
+                "small",
+                "--repeat",
+                "1",
+                "--jobs",
+                "1",
+                "--rows",
+                "api-10k",
+                "--keep",
+                str(out),
+                "--results",
+                str(md2),
+            ]
+        )
+        == 0
+    )
+    text2 = md2.read_text()
+    assert all(f"| {k} |" in text2 for k in rows) and "## Profile at" in text2
 
 
 @pytest.mark.parametrize(("cni", "expect"), [("calico bgp", "holds"), ("flannel host-gw", "violated")])
