@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,14 @@ class Run:
 
     def last(self, event: str) -> dict[str, Any] | None:
         return next((e for e in reversed(self.events) if e.get("event") == event), None)
+
+    def stages(self) -> list[tuple[str, float, float]]:
+        """(stage, seconds since start, peak RSS MiB so far) for every stage but single checks."""
+        return [
+            (e["event"], e.get("t", 0.0), e.get("rss_mb", 0.0))
+            for e in self.events
+            if e.get("event") != "check"
+        ]
 
     def progress(self) -> str:
         """How far a cut-short run got."""
@@ -220,7 +229,7 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def fit_slope(points: list[tuple[float, float]]) -> float | None:
+def fit_slope(points: Sequence[tuple[float, float]]) -> float | None:
     """Least-squares slope of log(y) over log(x)."""
     pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
     if len(pts) < 2:
@@ -317,6 +326,7 @@ class Bench:
                 net = ok[0].last("network") or {}
                 mx = ok[0].last("matrix") or {}
                 info = {
+                    "stages": ok[0].stages(),
                     "wall_s": round(wall, 2),
                     "runs": len(ok),
                     "peak_mib": round(mem),
@@ -357,6 +367,7 @@ class Bench:
                     "wall_s": round(r.wall, 1),
                     "peak_mib": round(r.maxrss_mb),
                     "stderr": r.stderr[-500:],
+                    "stages": r.stages(),
                 }
                 parts.append(f"{how}: {why} ({r.progress()}, {r.maxrss_mb / 1024:.2f} GiB)")
                 if how == "matrix":
@@ -561,7 +572,9 @@ class Bench:
         self.profiles = []
         budget = self.cap / 2
         for total, path in targets:
-            self.say(f"[profile] {total:,} pods ({path.name}), {budget:.0f} s per phase")
+            self.say(
+                f"[profile] {total:,} pods ({path.name}), {budget:.0f} s cProfile, {2 * budget:.0f} s tracemalloc"
+            )
             r = worker(
                 "profile", path, budget * 2 + 120, self.mem_cap, "--jobs", "1", "--budget", str(budget)
             )

@@ -21,7 +21,7 @@ Tasks:
 ``profile FILE [--jobs N] [--budget S]``
     The ``matrix`` task under cProfile (top 20 by cumulative and by own time),
     then loading and building the network under tracemalloc (top 20
-    allocation sites, and the peak); each phase stops after S seconds and
+    allocation sites, and the peak); the phases stop after S seconds (tracemalloc: --mem-budget) and
     reports what it saw up to there.
 """
 
@@ -175,10 +175,15 @@ class _Budget(Exception):
     pass
 
 
+_ON_ALARM: list[Any] = []
+
+
 def _alarm(seconds: float) -> None:
     import signal
 
     def fire(_sig: int, _frame: Any) -> None:
+        for f in _ON_ALARM:
+            f()  # before unwinding frees what the run built
         raise _Budget()
 
     signal.signal(signal.SIGALRM, fire)
@@ -191,7 +196,7 @@ def _disarm() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def task_profile(path: str, jobs: int, budget: float, top: int = 20) -> None:
+def task_profile(path: str, jobs: int, budget: float, mem_budget: float | None = None, top: int = 20) -> None:
     """cProfile, then tracemalloc, each stopped after ``budget`` seconds if not done.
 
     A run stopped by its budget still reports where its time and memory went
@@ -239,19 +244,28 @@ def task_profile(path: str, jobs: int, budget: float, top: int = 20) -> None:
 
     tracemalloc.start(1)
     reached = "start"
-    _alarm(budget)
+    taken: list[Any] = []
+
+    def snapshot() -> None:
+        taken.append((tracemalloc.take_snapshot(), *tracemalloc.get_traced_memory()))
+
+    _ON_ALARM.append(snapshot)
+    _alarm(mem_budget or budget)
     net = None
     try:
         spec, _ = _load(path)
         reached = "loaded"
         net = api.Network(spec)
         reached = "network"
+        snapshot()
     except (_Budget, MemoryError):
-        pass
+        reached += " (then stopped by its budget)"
     finally:
         _disarm()
-    snap = tracemalloc.take_snapshot()
-    cur, peak = tracemalloc.get_traced_memory()
+        _ON_ALARM.clear()
+    if not taken:
+        snapshot()
+    snap, cur, peak = taken[0]
     tracemalloc.stop()
     stats = snap.statistics("lineno")[:top]
     lines = [
@@ -276,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--budget", type=float, default=600.0, help="profile: seconds per profiled phase")
+    ap.add_argument("--budget", type=float, default=600.0, help="profile: seconds of the cProfile phase")
+    ap.add_argument(
+        "--mem-budget", type=float, default=None, help="profile: seconds of the tracemalloc phase"
+    )
     args = ap.parse_args(argv)
     if args.task == "check":
         task_check(args.file)
@@ -285,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.task == "api":
         task_api(args.file, args.repeat)
     else:
-        task_profile(args.file, args.jobs, args.budget)
+        task_profile(args.file, args.jobs, args.budget, args.mem_budget)
     return 0
 
 
