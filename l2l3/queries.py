@@ -10,6 +10,7 @@ rather than report something it cannot show.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -19,6 +20,7 @@ import z3
 from l2l3.errors import QueryError, ReplayMismatch
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Packet, Trace
+from l2l3.model.policy import governing_rules
 from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import (
     Check,
@@ -148,6 +150,8 @@ class Checker:
         self.net = net
         self.engine = Engine(net) if budget is None else Engine(net, budget=budget)
         self.replays = 0
+        self._nat_src: frozenset[IPv4Address] | None = None
+        self._screen_cache: dict[tuple[object, ...], bool] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -250,6 +254,75 @@ class Checker:
             classes.setdefault(key, []).append(s)
         return alone + list(classes.values())
 
+    # ------------------------------------------------------- policy screen
+
+    def _nat_sources(self) -> frozenset[IPv4Address]:
+        """Every address a NAT rule anywhere can write into a packet's source.
+
+        SNAT writes its ``to`` or an address of the stack it runs on; HNS
+        OutBoundNAT writes an address of its node (:func:`outbound_nat_source`).
+        Only these rules change a source on the way (the engines change it
+        nowhere else), so a packet arrives with its original source or one of
+        these.
+        """
+        if self._nat_src is None:
+            out: set[IPv4Address] = set()
+            for st in self.net.stacks.values():
+                if st.snats or st.outbound_nats:
+                    out |= st.local_addrs
+                out |= {r.to for r in st.snats if r.to is not None}
+            self._nat_src = frozenset(out)
+        return self._nat_src
+
+    def _arriving_sources(self, srcs: list[Endpoint]) -> frozenset[IPv4Address] | None:
+        """The source addresses a packet from any of ``srcs`` can arrive with; None if unbounded."""
+        out: set[IPv4Address] = set(self._nat_sources())
+        for s in srcs:
+            if s.src is not None and s.external is None:
+                out.add(s.src)
+            elif s.stack is not None and s.external is None:
+                out |= self.net.stacks[s.stack].local_addrs  # the stack picks one of its own
+            else:
+                return None  # an external sends from any address of its prefix
+        return frozenset(out)
+
+    def _refuses_all(
+        self, d: Endpoint, sources: frozenset[IPv4Address] | None, sender_stacks: set[str | None]
+    ) -> bool:
+        """d's ingress policy refuses every packet that can arrive from ``sources``.
+
+        A sound shortcut, no search: it holds when d is a pod with its own
+        stack, entered only through its own interfaces (so every delivery
+        into it passes d's ingress policy, see Engine._deliver), none of the
+        senders lives in that stack, and no allow rule governing d admits
+        any address in ``sources``, whatever the port (ports are ignored,
+        which only makes the test stricter).
+        """
+        if sources is None or d.pod is None or d.stack is None or d.prefix is not None:
+            return False
+        if d.stack in sender_stacks:
+            return False
+        info = self.net.pods[d.pod]
+        if info.pod.mode is not StackMode.NETNS:
+            return False
+        st = self.net.stacks[d.stack]
+        if st.kind != "pod" or any(i.pod != d.pod for i in st.ifaces.values()):
+            return False
+        rules = governing_rules(self.net, info, "ingress")
+        if rules is None:
+            return False
+        key = (sources, tuple(id(r) for r in rules))
+        hit = self._screen_cache.get(key)
+        if hit is None:
+            hit = self._screen_cache[key] = not any(r.peers.meets(sources) for r in rules)
+        return hit
+
+    def _screen(self, srcs: list[Endpoint], dsts: list[Endpoint]) -> set[int]:
+        """Indexes of ``dsts`` whose ingress policy refuses every packet from ``srcs``."""
+        sources = self._arriving_sources(srcs)
+        stacks = {s.stack for s in srcs}
+        return {i for i, d in enumerate(dsts) if self._refuses_all(d, sources, stacks)}
+
     def _probe_packet(self, src: Endpoint, dst: Endpoint, h: Headers) -> Packet | None:
         """A typical packet (to the destination's own address) for fast paths and explanations."""
         if dst.address is None:
@@ -328,7 +401,8 @@ class Checker:
             t = None
             if pkt is not None:
                 t = next((x for x in simulate(self.net, _origin(s), pkt) if goal.trace(x)), None)
-            if t is None:
+            refused = t is None and bool(self._screen([s], [d]))
+            if t is None and not refused:
                 t = self._search(
                     s,
                     goal,
@@ -338,6 +412,8 @@ class Checker:
             if t is None:
                 typical = self._typical_trace(s, d, q.headers)
                 why = f": {typical.reason}" if typical is not None and typical.reason else ""
+                if refused and not why:
+                    why = f": {d.label}'s ingress policy admits no source address it can arrive with"
                 extra = _flags_note(q)
                 return CheckResult(
                     q,
@@ -360,12 +436,15 @@ class Checker:
     def _no_reach(self, q: Reach) -> CheckResult:
         srcs = resolve(self.net, q.src)
         dsts = as_destination(self.net, q.dst)
-        n = sum(1 for s in srcs for d in dsts if not s.same_as(d))
+        n = _pair_count(srcs, dsts)
         cons = _header_constraints(self.engine, q.headers)
         receivers = {d.stack for d in dsts if d.stack is not None}
-        for members in self._source_classes(srcs, receivers):
+        refused = self._screen(srcs, dsts)
+        open_dsts = [d for i, d in enumerate(dsts) if i not in refused]
+        for members in self._source_classes(srcs, receivers) if open_dsts else []:
             s = members[0]
-            targets = [d for d in dsts if not any(m.same_as(d) for m in members)]
+            own = {m.key for m in members}
+            targets = [d for d in open_dsts if d.key not in own]
             if not targets:
                 continue
             # one search per class of sources, towards every destination at
@@ -392,8 +471,14 @@ class Checker:
             return CheckResult(
                 q, Verdict.HOLDS, "holds vacuously: the endpoints name no source/destination pair"
             )
+        how = ""
+        if refused:
+            how = (
+                f" ({len(refused)} of {len(dsts)} destinations refuse, by ingress policy, "
+                "every source address a packet from the senders can arrive with)"
+            )
         return CheckResult(
-            q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through", pairs=n
+            q, Verdict.HOLDS, f"proved: none of {n} pairs has a packet that gets through{how}", pairs=n
         )
 
     def _isolated(self, q: Isolated) -> CheckResult:
@@ -505,6 +590,12 @@ class Checker:
             if t is not None:
                 return CheckResult(q, Verdict.VIOLATED, f"a packet from {s.label} loops", t)
         return CheckResult(q, Verdict.HOLDS, f"proved: no packet from any of {len(senders)} senders loops")
+
+
+def _pair_count(srcs: list[Endpoint], dsts: list[Endpoint]) -> int:
+    """Pairs of a source and a destination that are not the same endpoint."""
+    seen = Counter(s.key for s in srcs)
+    return len(srcs) * len(dsts) - sum(seen[d.key] for d in dsts)
 
 
 def _stack_targets(dsts: list[Endpoint]) -> set[str] | None:

@@ -118,6 +118,23 @@ class Stack:
     def local_addrs(self) -> frozenset[IPv4Address]:
         return frozenset(a.ip for i in self.ifaces.values() for a in i.addrs)
 
+    def lpm_index(self) -> list[tuple[int, int, dict[int, EffRoute]]]:
+        """``routes`` as (prefix length, mask, network -> first route), longest first.
+
+        Built on first use; :meth:`Network.lookup` probes one dict per
+        prefix length instead of scanning every route.
+        """
+        idx = self.__dict__.get("_lpm")
+        if idx is None or idx[0] is not self.routes:
+            tables: dict[int, dict[int, EffRoute]] = {}
+            for r in self.routes:  # sorted longest first, ties in preference order
+                tables.setdefault(r.prefix.prefixlen, {}).setdefault(int(r.prefix.network_address), r)
+            built = [
+                (p, int(IPv4Network(f"0.0.0.0/{p}").netmask), tables[p]) for p in sorted(tables, reverse=True)
+            ]
+            idx = self.__dict__["_lpm"] = (self.routes, built)
+        return idx[1]
+
     def owner_iface(self, ip: IPv4Address) -> Iface | None:
         for i in self.ifaces.values():
             if any(a.ip == ip for a in i.addrs):
@@ -180,6 +197,11 @@ class Network:
         self._peers_cache: dict[tuple[str, str], list[Iface]] = {}
         # (pod id, direction) -> compiled allow rules (see model.policy)
         self.policy_rules: dict[tuple[str, str], object] = {}
+        self.compiled_rules: dict[tuple[int, int], object] = {}
+        # written route (by identity; the spec keeps it alive) -> its EffRoute,
+        # for routes that name their device: profiles share one Route object
+        # per peer among all nodes, and so do the stacks
+        self._eff_routes: dict[int, EffRoute] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -259,7 +281,7 @@ class Network:
             remotes.append((fd.dst, fd.span))
         for pod in node.pods:
             self._build_pod(node, st, pod)
-        st.routes = _effective_routes(st, node.routes)
+        st.routes = _effective_routes(st, node.routes, self._eff_routes)
 
     def _build_pod(self, node: Node, host: Stack, pod: Pod) -> None:
         pid = f"{node.name}/{pod.name}"
@@ -280,7 +302,7 @@ class Network:
             gw = next((b.ip for b in node.bridges if b.name == pod.bridge and b.ip), None)
             if gw is not None and gw.ip != pod.ip.ip:
                 routes = (Route(prefix=IPv4Network("0.0.0.0/0"), via=gw.ip, span=pod.span),)
-        st.routes = _effective_routes(st, routes)
+        st.routes = _effective_routes(st, routes, self._eff_routes)
         self.stacks[pid] = st
         self.pods[pid] = PodInfo(node.name, pod, pid, "eth0")
 
@@ -446,8 +468,10 @@ class Network:
 
     def lookup(self, st: Stack, dst: IPv4Address) -> EffRoute | None:
         """Longest-prefix match; ties to the connected route, then the first written."""
-        for r in st.routes:
-            if dst in r.prefix:
+        d = int(dst)
+        for _plen, mask, table in st.lpm_index():
+            r = table.get(d & mask)
+            if r is not None:
                 return r
         return None
 
@@ -460,7 +484,9 @@ def _unicast(mac: str) -> bool:
     return mac != "00:00:00:00:00:00" and not first & 1
 
 
-def _effective_routes(st: Stack, written: tuple[Route, ...]) -> list[EffRoute]:
+def _effective_routes(
+    st: Stack, written: tuple[Route, ...], shared: dict[int, EffRoute] | None = None
+) -> list[EffRoute]:
     connected: list[EffRoute] = []
     for i in st.ifaces.values():
         for a in i.addrs:
@@ -476,6 +502,12 @@ def _effective_routes(st: Stack, written: tuple[Route, ...]) -> list[EffRoute]:
             )
         if dev is None:
             continue  # validation reports it; nothing to route through
+        if r.dev is not None and shared is not None:
+            eff = shared.get(id(r))
+            if eff is None:
+                eff = shared[id(r)] = EffRoute(r.prefix, dev, r.via, False, r.span)
+            explicit.append(eff)
+            continue
         explicit.append(EffRoute(r.prefix, dev, r.via, False, r.span))
     ordered = connected + explicit  # stable: connected first among equals
     return sorted(ordered, key=lambda r: -r.prefix.prefixlen)

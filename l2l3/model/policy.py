@@ -58,6 +58,14 @@ class PeerSet:
             return True
         return any(ip in c and not any(ip in e for e in ex) for c, ex in self.blocks)
 
+    def meets(self, addrs: frozenset[IPv4Address]) -> bool:
+        """Some address of ``addrs`` is in the set."""
+        if self.any:
+            return bool(addrs)
+        if not self.ips.isdisjoint(addrs):
+            return True
+        return bool(self.blocks) and any(self.contains(a) for a in addrs)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
@@ -134,8 +142,23 @@ def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[Compil
     out: list[CompiledRule] = []
     for p in selecting:
         for r in p.ingress if direction == "ingress" else p.egress:
-            out.append(CompiledRule(compile_peers(net, r, p), r.ports, p, r.span or p.span))
+            out.append(_compiled(net, r, p))
     return out
+
+
+def _compiled(net: Network, rule: PolicyRule, policy: Policy) -> CompiledRule:
+    """One compiled rule per (policy, rule), shared by every pod it governs.
+
+    Compiling walks every pod, so doing it per governed pod would cost
+    pods x pods; sharing also lets callers cache by the rule's identity.
+    """
+    key = (id(policy), id(rule))  # both live as long as the network (net.policies)
+    hit = net.compiled_rules.get(key)
+    if hit is None:
+        hit = net.compiled_rules[key] = CompiledRule(
+            compile_peers(net, rule, policy), rule.ports, policy, rule.span or policy.span
+        )
+    return hit  # type: ignore[return-value]
 
 
 def policy_verdict(

@@ -39,13 +39,13 @@ class Endpoint:
     address: IPv4Address | None = None  # a typical address to send to
     iface: str | None = None  # the pod's own endpoint interface
 
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Equal for two endpoints that are the same one (a pair of them is skipped)."""
+        return (self.stack, self.pod, self.external, self.prefix)
+
     def same_as(self, other: Endpoint) -> bool:
-        return (self.stack, self.pod, self.external, self.prefix) == (
-            other.stack,
-            other.pod,
-            other.external,
-            other.prefix,
-        )
+        return self.key == other.key
 
 
 def _pod_endpoint(net: Network, pid: str) -> Endpoint:

@@ -79,22 +79,25 @@ _STANDALONE = {("bridge",), ("win-bridge",), ("win-overlay",)}
 
 def expand(spec: Spec) -> tuple[Spec, list[Diagnostic]]:
     """The spec with every profile expanded into primitives, plus warnings."""
-    out, warnings, _ = expand_with_comments(spec)
+    out, warnings, _ = expand_with_comments(spec, keep_comments=False)
     return out, warnings
 
 
-def expand_with_comments(spec: Spec) -> tuple[Spec, list[Diagnostic], dict[tuple[object, ...], str]]:
+def expand_with_comments(
+    spec: Spec, keep_comments: bool = True
+) -> tuple[Spec, list[Diagnostic], dict[tuple[object, ...], str]]:
     """:func:`expand`, plus what each generated line stands for (see module doc)."""
     cl = spec.cluster
     if cl is None:
         return spec, [], {}
-    ctx = Ctx(spec=spec, cluster=cl, profile=(), options={}, peers=[])
+    ctx = Ctx(spec=spec, cluster=cl, profile=(), options={}, peers=[], keep_comments=keep_comments)
     ctx.profile = _profile(ctx)
     ctx.options = _options(ctx)
     ctx.peers = _peers(ctx)
     nodes = []
+    peer_of = {p.name: p for p in ctx.peers}
     for node in spec.nodes:
-        peer = next((p for p in ctx.peers if p.name == node.name), None)
+        peer = peer_of.get(node.name)
         if peer is None:
             nodes.append(node)  # written with primitives: left as is
             continue
@@ -188,13 +191,26 @@ def _peers(ctx: Ctx) -> list[Peer]:
                 node.span,
                 f"node {node.name}: subnet {node.subnet} is outside the cluster pod-cidr {pod_cidr}",
             )
-        for p in out:
-            if p.subnet.overlaps(node.subnet):
-                raise ctx.error(
-                    node.span, f"node {node.name}: subnet {node.subnet} overlaps {p.name}'s {p.subnet}"
-                )
         out.append(Peer(node.name, node.os, node.ip, IPv4Network(node.subnet), seg, node.span))
+    if _any_overlap([p.subnet for p in out]):  # then find the first one in file order
+        for i, node_peer in enumerate(out):
+            for p in out[:i]:
+                if p.subnet.overlaps(node_peer.subnet):
+                    raise ctx.error(
+                        node_peer.span,
+                        f"node {node_peer.name}: subnet {node_peer.subnet} overlaps {p.name}'s {p.subnet}",
+                    )
     return out
+
+
+def _any_overlap(nets: list[IPv4Network]) -> bool:
+    """Whether two of ``nets`` overlap (sorted sweep: n log n)."""
+    end = -1
+    for n in sorted(nets, key=lambda n: int(n.network_address)):
+        if int(n.network_address) <= end:
+            return True
+        end = max(end, int(n.broadcast_address))
+    return False
 
 
 def _family(ctx: Ctx, os: OS, span: object) -> tuple[str, str]:

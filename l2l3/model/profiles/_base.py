@@ -9,7 +9,9 @@ what the plugin does is ONE module-level constant here, listed in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 
 from l2l3.errors import Diagnostic, SpecError, line_of
@@ -182,6 +184,15 @@ class Ctx:
     peers: list[Peer]
     warnings: list[Diagnostic] = field(default_factory=list)
     comments: dict[CommentKey, str] = field(default_factory=dict)
+    #: False: skip recording comments (only ``l2l3 expand`` shows them)
+    keep_comments: bool = True
+    #: statements about one peer that every other node has, built once and
+    #: shared (N nodes x N peers would otherwise be N^2 objects)
+    shared: dict[tuple[object, ...], tuple[tuple[str, object, str | None], ...]] = field(default_factory=dict)
+
+    @cached_property
+    def node_ips(self) -> frozenset[IPv4Address]:
+        return frozenset(p.ip for p in self.peers)
 
     def diag(self, span: Span, message: str) -> Diagnostic:
         return Diagnostic(span, message, line_of(self.spec.source, span.line))
@@ -265,7 +276,7 @@ class NodeBuild:
         return self.peer.subnet
 
     def comment(self, key: tuple[object, ...] | None, text: str | None) -> None:
-        if text:
+        if text and self.ctx.keep_comments:
             self.ctx.comments[(self.name,) + (key or ())] = text
 
     def add(self, fld: str, obj: object, comment: str | None = None) -> object:
@@ -317,27 +328,61 @@ class NodeBuild:
     def vxlan(self, vx: Vxlan, comment: str) -> None:
         self.add("vxlans", vx, comment)
 
+    def add_shared(self, key: tuple[object, ...], make: Callable[[], list[tuple[str, object, str]]]) -> None:
+        """Add statements that do not depend on this node, built once per ``key``.
+
+        ``make`` returns (field, statement, comment) triples; every node that
+        adds the same key gets the very same statement objects.
+        """
+        hit = self.ctx.shared.get(key)
+        if hit is None:
+            keep = self.ctx.keep_comments
+            hit = self.ctx.shared[key] = tuple((f, o, c if keep else None) for f, o, c in make())
+        for fld, obj, text in hit:
+            self.add(fld, obj, text)
+
+    def peer_route(
+        self, what: str, peer: Peer, via: IPv4Address, dev: str, comment: str, onlink: bool = False
+    ) -> None:
+        """A route to ``peer``'s pod subnet, shared by every node that has the same one.
+
+        ``comment`` may use ``{peer}``, filled in once.
+        """
+        self.add_shared(
+            ("route", what, peer.name, via, dev, onlink),
+            lambda: [
+                (
+                    "routes",
+                    Route(prefix=peer.subnet, via=via, dev=dev, onlink=onlink, span=peer.span),
+                    comment.format(peer=peer.name),
+                )
+            ],
+        )
+
     def tunnel_peer(self, dev: str, peer: Peer, via: IPv4Address, what: str) -> None:
         """flannel-style per-remote-node entries (§6 vxlan 1-3)."""
-        mac = vtep_mac(peer.name)
-        self.route(
-            peer.subnet,
-            via,
-            dev,
-            onlink=True,
-            span=peer.span,
-            comment=f"{what}: {peer.name}'s pod subnet through the tunnel",
-        )
-        self.add(
-            "neighbors",
-            Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
-            f"{what}: permanent neighbour, {peer.name}'s VTEP MAC",
-        )
-        self.add(
-            "fdbs",
-            Fdb(mac=mac, dst=peer.ip, dev=dev, span=peer.span),
-            f"{what}: fdb, {peer.name}'s VTEP MAC lives behind {peer.ip}",
-        )
+
+        def make() -> list[tuple[str, object, str]]:
+            mac = vtep_mac(peer.name)
+            return [
+                (
+                    "routes",
+                    Route(prefix=peer.subnet, via=via, dev=dev, onlink=True, span=peer.span),
+                    f"{what}: {peer.name}'s pod subnet through the tunnel",
+                ),
+                (
+                    "neighbors",
+                    Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
+                    f"{what}: permanent neighbour, {peer.name}'s VTEP MAC",
+                ),
+                (
+                    "fdbs",
+                    Fdb(mac=mac, dst=peer.ip, dev=dev, span=peer.span),
+                    f"{what}: fdb, {peer.name}'s VTEP MAC lives behind {peer.ip}",
+                ),
+            ]
+
+        self.add_shared(("tunnel", dev, peer.name, via, what), make)
 
     def proxy_arp(self, dev: str, span: Span, comment: str) -> None:
         self.add("proxy_arps", ProxyArp(dev=dev, span=span), comment)
@@ -397,7 +442,7 @@ def pod_ip_checks(
                 why = f"the network address of {within}"
             elif ip == within.broadcast_address:
                 why = f"the broadcast address of {within}"
-        if why is None and ip in {p.ip for p in nb.ctx.peers}:
+        if why is None and ip in nb.ctx.node_ips:
             why = "a node's address"
         if why is not None:
             raise nb.ctx.error(pod.span, f"pod {pod.name} ip {ip} is reserved under {nb.cni}: {why}")

@@ -146,12 +146,12 @@ def expand_flannel(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
                     f"flannel host-gw needs direct L2 between hosts: {peer.name} is not on "
                     f"{nb.peer.segment.name} with {nb.name} (CNI-SEMANTICS §6)",
                 )
-            nb.route(
-                peer.subnet,
+            nb.peer_route(
+                "flannel host-gw",
+                peer,
                 peer.ip,
                 "eth0",
-                span=peer.span,
-                comment=f"flannel host-gw: {peer.name}'s lease via its PublicIP (CNI-SEMANTICS §6)",
+                "flannel host-gw: {peer}'s lease via its PublicIP (CNI-SEMANTICS §6)",
             )
     else:
         vni, port = flannel_vxlan_ids(ctx)
@@ -225,12 +225,12 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
         )
     for peer in ctx.peers:
         if peer.name != nb.name:
-            nb.route(
-                peer.subnet,
+            nb.peer_route(
+                "kindnet",
+                peer,
                 peer.ip,
                 "eth0",
-                span=peer.span,
-                comment=f"kindnetd syncRoute: {peer.name}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)",
+                "kindnetd syncRoute: {peer}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)",
             )
     pools = list(ctx.pools)
     nb.masquerade(
@@ -327,22 +327,22 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             if peer.name == nb.name:
                 continue
             if mode == "bgp":
-                nb.route(
-                    peer.subnet,
+                nb.peer_route(
+                    "calico bgp",
+                    peer,
                     peer.ip,
                     "eth0",
-                    span=peer.span,
-                    comment=f"calico bgp (BIRD): {peer.name}'s block via its node IP (CNI-SEMANTICS §7(d))",
+                    "calico bgp (BIRD): {peer}'s block via its node IP (CNI-SEMANTICS §7(d))",
                 )
             else:
-                nb.route(
-                    peer.subnet,
+                nb.peer_route(
+                    "calico ipip",
+                    peer,
                     peer.ip,
                     "eth0",
-                    onlink=True,
-                    span=peer.span,
-                    comment=f"calico ipip: {peer.name}'s block via tunl0 to its node IP; the outer "
+                    "calico ipip: {peer}'s block via tunl0 to its node IP; the outer "
                     "IPIP header is not modelled (CNI-SEMANTICS §7(d), CALICO_IPIP_ENCODING)",
+                    onlink=True,
                 )
     calico_nat_outgoing(nb, ctx)
     nb.enforce = True
