@@ -202,10 +202,11 @@ class _Resolver:
             )
 
         connected = self.node_connected(n)
+        memo: dict[str | None, list[IPv4Network]] = {}
         for r in n.routes:
             iface(r.span, "dev", r.dev, "route dev")
             if not profile_managed and (r.dev is None or r.dev in names):
-                self.gateway(r, connected, f"node {n.name}")
+                self.gateway(r, connected, f"node {n.name}", memo)
         for f in n.filters:
             iface(f.span, "in", f.in_dev, "filter in")
             iface(f.span, "out", f.out_dev, "filter out")
@@ -249,12 +250,27 @@ class _Resolver:
         out += [(r.dev, r.prefix) for r in n.routes if r.via is None]
         return out
 
-    def gateway(self, r: Route, connected: list[tuple[str | None, IPv4Network]], stack: str) -> None:
+    def gateway(
+        self,
+        r: Route,
+        connected: list[tuple[str | None, IPv4Network]],
+        stack: str,
+        memo: dict[str | None, list[IPv4Network]] | None = None,
+    ) -> None:
+        """The gateway of ``r`` lies in a prefix on-link for its device.
+
+        ``memo`` keeps the candidate prefixes per device across the routes
+        of one stack (a profile node has a route per peer node).
+        """
         if r.via is None or r.onlink:
             return
-        candidates = list(
-            dict.fromkeys(net for dev, net in connected if r.dev is None or dev is None or dev == r.dev)
-        )
+        candidates = memo.get(r.dev) if memo is not None else None
+        if candidates is None:
+            candidates = list(
+                dict.fromkeys(net for dev, net in connected if r.dev is None or dev is None or dev == r.dev)
+            )
+            if memo is not None:
+                memo[r.dev] = candidates
         if any(r.via in net for net in candidates):
             return
         where = f" of {r.dev}" if r.dev else ""

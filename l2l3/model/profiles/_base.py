@@ -188,7 +188,7 @@ class Ctx:
     keep_comments: bool = True
     #: statements about one peer that every other node has, built once and
     #: shared (N nodes x N peers would otherwise be N^2 objects)
-    shared: dict[tuple[object, ...], tuple[tuple[str, object, str | None], ...]] = field(default_factory=dict)
+    shared: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     @cached_property
     def node_ips(self) -> frozenset[IPv4Address]:
@@ -328,51 +328,66 @@ class NodeBuild:
     def vxlan(self, vx: Vxlan, comment: str) -> None:
         self.add("vxlans", vx, comment)
 
-    def add_shared(self, key: tuple[object, ...], make: Callable[[], list[tuple[str, object, str]]]) -> None:
-        """Add statements that do not depend on this node, built once per ``key``.
-
-        ``make`` returns (field, statement, comment) triples; every node that
-        adds the same key gets the very same statement objects.
-        """
-        hit = self.ctx.shared.get(key)
-        if hit is None:
-            keep = self.ctx.keep_comments
-            hit = self.ctx.shared[key] = tuple((f, o, c if keep else None) for f, o, c in make())
-        for fld, obj, text in hit:
-            self.add(fld, obj, text)
-
-    def peer_route(
-        self, what: str, peer: Peer, via: IPv4Address, dev: str, comment: str, onlink: bool = False
+    def add_peer_block(
+        self, key: tuple[object, ...], make: Callable[[Peer], list[tuple[str, object, str]]]
     ) -> None:
-        """A route to ``peer``'s pod subnet, shared by every node that has the same one.
+        """For every *other* node, the statements ``make(peer)`` says about it.
 
-        ``comment`` may use ``{peer}``, filled in once.
+        The statements do not depend on this node, so they are built once per
+        ``key`` and shared: every node gets the very same objects (N nodes
+        would otherwise hold N^2 copies). ``make`` returns (field, statement,
+        comment) triples, the same fields for every peer.
         """
-        self.add_shared(
-            ("route", what, peer.name, via, dev, onlink),
-            lambda: [
+        blk = self.ctx.shared.get(key)
+        if blk is None:
+            per_peer = [make(p) for p in self.ctx.peers]
+            fields = [f for f, _, _ in per_peer[0]] if per_peer else []
+            objs = {f: [row[i][1] for row in per_peer] for i, f in enumerate(fields)}
+            texts = {f: [row[i][2] for row in per_peer] for i, f in enumerate(fields)}
+            index = {p.name: i for i, p in enumerate(self.ctx.peers)}
+            blk = self.ctx.shared[key] = (fields, objs, texts, index)
+        fields, objs, texts, index = blk  # type: ignore[misc]
+        me = index[self.name]
+        for f in fields:
+            lst = self.lists[f]
+            start = len(lst)
+            lst.extend(objs[f][:me])
+            lst.extend(objs[f][me + 1 :])
+            if self.ctx.keep_comments:
+                for k, text in enumerate(texts[f][:me] + texts[f][me + 1 :]):
+                    self.comment((f, start + k), text)
+
+    def peer_routes(self, what: str, dev: str, comment: str, onlink: bool = False) -> None:
+        """A route to every other node's pod subnet via its node address.
+
+        ``comment`` may use ``{peer}``.
+        """
+        self.add_peer_block(
+            ("routes", what, dev, onlink),
+            lambda peer: [
                 (
                     "routes",
-                    Route(prefix=peer.subnet, via=via, dev=dev, onlink=onlink, span=peer.span),
+                    Route(prefix=peer.subnet, via=peer.ip, dev=dev, onlink=onlink, span=peer.span),
                     comment.format(peer=peer.name),
                 )
             ],
         )
 
-    def tunnel_peer(self, dev: str, peer: Peer, via: IPv4Address, what: str) -> None:
-        """flannel-style per-remote-node entries (§6 vxlan 1-3)."""
+    def tunnel_peers(self, dev: str, via: Callable[[Peer], IPv4Address], what: str) -> None:
+        """flannel-style entries for every other node (§6 vxlan 1-3): route, neighbour, fdb."""
 
-        def make() -> list[tuple[str, object, str]]:
+        def make(peer: Peer) -> list[tuple[str, object, str]]:
             mac = vtep_mac(peer.name)
+            gw = via(peer)
             return [
                 (
                     "routes",
-                    Route(prefix=peer.subnet, via=via, dev=dev, onlink=True, span=peer.span),
+                    Route(prefix=peer.subnet, via=gw, dev=dev, onlink=True, span=peer.span),
                     f"{what}: {peer.name}'s pod subnet through the tunnel",
                 ),
                 (
                     "neighbors",
-                    Neighbor(ip=via, mac=mac, dev=dev, span=peer.span),
+                    Neighbor(ip=gw, mac=mac, dev=dev, span=peer.span),
                     f"{what}: permanent neighbour, {peer.name}'s VTEP MAC",
                 ),
                 (
@@ -382,7 +397,7 @@ class NodeBuild:
                 ),
             ]
 
-        self.add_shared(("tunnel", dev, peer.name, via, what), make)
+        self.add_peer_block(("tunnel", dev, what, via), make)
 
     def proxy_arp(self, dev: str, span: Span, comment: str) -> None:
         self.add("proxy_arps", ProxyArp(dev=dev, span=span), comment)

@@ -19,6 +19,7 @@ from l2l3.model.profiles._base import (
     MULTICAST,
     Ctx,
     NodeBuild,
+    Peer,
     complement,
     host,
     iface,
@@ -138,21 +139,15 @@ def expand_flannel(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
         bridge_ipmasq(nb, "cbr0")
     if mode == "host-gw":
         for peer in ctx.peers:
-            if peer.name == nb.name:
-                continue
-            if peer.segment.name != nb.peer.segment.name:
+            if peer.name != nb.name and peer.segment.name != nb.peer.segment.name:
                 ctx.warn(
                     peer.span,
                     f"flannel host-gw needs direct L2 between hosts: {peer.name} is not on "
                     f"{nb.peer.segment.name} with {nb.name} (CNI-SEMANTICS §6)",
                 )
-            nb.peer_route(
-                "flannel host-gw",
-                peer,
-                peer.ip,
-                "eth0",
-                "flannel host-gw: {peer}'s lease via its PublicIP (CNI-SEMANTICS §6)",
-            )
+        nb.peer_routes(
+            "flannel host-gw", "eth0", "flannel host-gw: {peer}'s lease via its PublicIP (CNI-SEMANTICS §6)"
+        )
     else:
         vni, port = flannel_vxlan_ids(ctx)
         dev = f"flannel.{vni}"
@@ -168,9 +163,7 @@ def expand_flannel(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             ),
             f"flannel vxlan: {dev}, VNI {vni}, port {port}, lease .0/32, learning off (CNI-SEMANTICS §6)",
         )
-        for peer in ctx.peers:
-            if peer.name != nb.name:
-                nb.tunnel_peer(dev, peer, host(peer.subnet, 0), "flannel vxlan (CNI-SEMANTICS §6)")
+        nb.tunnel_peers(dev, lease_addr, "flannel vxlan (CNI-SEMANTICS §6)")
 
 
 def flannel_vxlan_ids(ctx: Ctx) -> tuple[int, int]:
@@ -223,15 +216,9 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
             span=pod.span,
             comment=f"ptp: {pod.ip.ip}/32 dev {dev} scope host (CNI-SEMANTICS §5)",
         )
-    for peer in ctx.peers:
-        if peer.name != nb.name:
-            nb.peer_route(
-                "kindnet",
-                peer,
-                peer.ip,
-                "eth0",
-                "kindnetd syncRoute: {peer}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)",
-            )
+    nb.peer_routes(
+        "kindnet", "eth0", "kindnetd syncRoute: {peer}'s podCIDR via its InternalIP (CNI-SEMANTICS §5)"
+    )
     pools = list(ctx.pools)
     nb.masquerade(
         ANY,
@@ -261,6 +248,20 @@ def unique_dev(nb: NodeBuild, name: str) -> str:
 
 def calico_tunnel_addr(subnet: IPv4Network) -> IPv4Address:
     return host(subnet, B.TUNNEL_ADDRESS_INDEX)
+
+
+def calico_tunnel_of(peer: Peer) -> IPv4Address:
+    return calico_tunnel_addr(peer.subnet)
+
+
+def lease_addr(peer: Peer) -> IPv4Address:
+    """flannel's VTEP address: the lease's .0 (§6)."""
+    return host(peer.subnet, 0)
+
+
+def _lease_gw(peer: Peer) -> IPv4Address:
+    """antrea's gateway address: the subnet's .1 (§8)."""
+    return host(peer.subnet, 1)
 
 
 def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
@@ -319,31 +320,19 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             ),
             f"{what}: VNI {vni}, port {port}",
         )
-        for peer in ctx.peers:
-            if peer.name != nb.name:
-                nb.tunnel_peer(dev, peer, calico_tunnel_addr(peer.subnet), what)
+        nb.tunnel_peers(dev, calico_tunnel_of, what)
+    elif mode == "bgp":
+        nb.peer_routes(
+            "calico bgp", "eth0", "calico bgp (BIRD): {peer}'s block via its node IP (CNI-SEMANTICS §7(d))"
+        )
     else:
-        for peer in ctx.peers:
-            if peer.name == nb.name:
-                continue
-            if mode == "bgp":
-                nb.peer_route(
-                    "calico bgp",
-                    peer,
-                    peer.ip,
-                    "eth0",
-                    "calico bgp (BIRD): {peer}'s block via its node IP (CNI-SEMANTICS §7(d))",
-                )
-            else:
-                nb.peer_route(
-                    "calico ipip",
-                    peer,
-                    peer.ip,
-                    "eth0",
-                    "calico ipip: {peer}'s block via tunl0 to its node IP; the outer "
-                    "IPIP header is not modelled (CNI-SEMANTICS §7(d), CALICO_IPIP_ENCODING)",
-                    onlink=True,
-                )
+        nb.peer_routes(
+            "calico ipip",
+            "eth0",
+            "calico ipip: {peer}'s block via tunl0 to its node IP; the outer "
+            "IPIP header is not modelled (CNI-SEMANTICS §7(d), CALICO_IPIP_ENCODING)",
+            onlink=True,
+        )
     calico_nat_outgoing(nb, ctx)
     nb.enforce = True
 
@@ -386,9 +375,7 @@ def expand_antrea(nb: NodeBuild, ctx: Ctx) -> None:
         ),
         f"{what}: port {B.ANTREA_TUNNEL_PORT}",
     )
-    for peer in ctx.peers:
-        if peer.name != nb.name:
-            nb.tunnel_peer(dev, peer, host(peer.subnet, 1), what)
+    nb.tunnel_peers(dev, _lease_gw, what)
     pools = list(ctx.pools)
     nb.masquerade(
         nb.subnet,

@@ -16,7 +16,7 @@ from l2l3.model.profiles._base import (
     vtep_mac,
     with_prefix,
 )
-from l2l3.model.profiles.linux import calico_tunnel_addr, flannel_vxlan_ids
+from l2l3.model.profiles.linux import calico_tunnel_of, flannel_vxlan_ids, lease_addr
 from l2l3.model.types import Bridge, BridgeKind, Vxlan
 
 
@@ -102,15 +102,7 @@ def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     )
     if under in (("flannel", "host-gw"), ("calico", "bgp")) or B.STANDALONE_CROSS_NODE_ROUTES:
         who = "flannel hostgw_windows" if under[0] == "flannel" else "calico bgp"
-        for peer in ctx.peers:
-            if peer.name != nb.name:
-                nb.route(
-                    peer.subnet,
-                    peer.ip,
-                    "eth0",
-                    span=peer.span,
-                    comment=f"{who}: {peer.name}'s subnet via its node IP on the mgmt vNIC (§1(d))",
-                )
+        nb.peer_routes(who, "eth0", who + ": {peer}'s subnet via its node IP on the mgmt vNIC (§1(d))")
     if under[0] == "calico":
         nb.enforce = True
 
@@ -152,23 +144,21 @@ def expand_win_overlay(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
         vni, port = flannel_vxlan_ids(ctx)
         dev, via, what = (
             f"flannel.{vni}",
-            (lambda p: host(p.subnet, 0)),
+            lease_addr,
             "flannel vxlan_windows RemoteSubnetRoute",
         )
     elif under == ("calico", "vxlan"):
         vni, port = 4096, 4789
-        dev, via, what = "vxlan.calico", (lambda p: calico_tunnel_addr(p.subnet)), "calico windows vxlan"
+        dev, via, what = "vxlan.calico", calico_tunnel_of, "calico windows vxlan"
     elif B.STANDALONE_CROSS_NODE_ROUTES:
         vni, port = 4096, 4789
-        dev, via, what = "vxlan0.vtep", (lambda p: host(p.subnet, 0)), "standalone win-overlay"
+        dev, via, what = "vxlan0.vtep", lease_addr, "standalone win-overlay"
     else:
         return
     nb.vxlan(
         Vxlan(name=dev, vni=vni, port=port, local=nb.peer.ip, mac=vtep_mac(nb.name), span=nb.span),
         f"{what}: VSID {vni}, UDP {port}, PA = node IP, DR MAC = VTEP MAC (CNI-SEMANTICS §2(a)(d))",
     )
-    for peer in ctx.peers:
-        if peer.name != nb.name:
-            nb.tunnel_peer(dev, peer, via(peer), f"{what} (CNI-SEMANTICS §2(d))")
+    nb.tunnel_peers(dev, via, f"{what} (CNI-SEMANTICS §2(d))")
     if under[0] == "calico":
         nb.enforce = True
