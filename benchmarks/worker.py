@@ -19,7 +19,7 @@ Tasks:
     Load, then time ``l2l3.api.evaluate(net, "reach A -> B")`` for a few pod
     pairs (reachable and not), N times each.
 ``profile FILE [--jobs N] [--budget S]``
-    The ``matrix`` task under cProfile (top 20 by cumulative and by own time),
+    The ``check`` task under cProfile (top 20 by cumulative and by own time),
     then loading and building the network under tracemalloc (top 20
     allocation sites, and the peak); the phases stop after S seconds (tracemalloc: --mem-budget) and
     reports what it saw up to there.
@@ -54,6 +54,11 @@ def _load(path: str) -> Any:
 
 
 def task_check(path: str) -> None:
+    _check_answers(path)
+
+
+def _check_answers(path: str, emit_checks: bool = True) -> None:
+    """What ``l2l3 check FILE`` does, with a timeline of its stages."""
     import l2l3  # noqa: F401  (import cost is part of a cold start)
     from l2l3 import api
 
@@ -68,13 +73,14 @@ def task_check(path: str) -> None:
         t = time.perf_counter()
         r = checker.evaluate(c.query)
         counts[r.status.value] += 1
-        emit(
-            "check",
-            name=c.name,
-            query=str(c.query),
-            status=r.status.value,
-            seconds=round(time.perf_counter() - t, 4),
-        )
+        if emit_checks:
+            emit(
+                "check",
+                name=c.name,
+                query=str(c.query),
+                status=r.status.value,
+                seconds=round(time.perf_counter() - t, 4),
+            )
     api.policy_warnings(net)
     emit("done", **counts)
 
@@ -216,7 +222,7 @@ def task_profile(path: str, jobs: int, budget: float, mem_budget: float | None =
     pr.enable()
     sys.stdout = inner  # the inner events are not this task's, but tell the stage reached
     try:
-        _matrix_answers(path, jobs, emit_checks=False)
+        _check_answers(path, emit_checks=False)
     except (_Budget, MemoryError):
         finished = False
     finally:

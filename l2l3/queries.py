@@ -20,7 +20,7 @@ import z3
 from l2l3.errors import QueryError, ReplayMismatch
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Packet, Trace
-from l2l3.model.policy import governing_rules
+from l2l3.model.policy import CompiledRule, governing_rules
 from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import (
     Check,
@@ -152,6 +152,8 @@ class Checker:
         self.replays = 0
         self._nat_src: frozenset[IPv4Address] | None = None
         self._screen_cache: dict[tuple[object, ...], bool] = {}
+        self._guards: dict[str, tuple[int, ...] | None] = {}
+        self._rules_by_id: dict[int, CompiledRule] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -302,20 +304,37 @@ class Checker:
             return False
         if d.stack in sender_stacks:
             return False
-        info = self.net.pods[d.pod]
-        if info.pod.mode is not StackMode.NETNS:
-            return False
-        st = self.net.stacks[d.stack]
-        if st.kind != "pod" or any(i.pod != d.pod for i in st.ifaces.values()):
-            return False
-        rules = governing_rules(self.net, info, "ingress")
+        rules = self._guarded_by(d.pod, d.stack)
         if rules is None:
             return False
-        key = (sources, tuple(id(r) for r in rules))
+        key = (sources, rules)
         hit = self._screen_cache.get(key)
         if hit is None:
-            hit = self._screen_cache[key] = not any(r.peers.meets(sources) for r in rules)
+            hit = self._screen_cache[key] = not any(self._rules_by_id[r].peers.meets(sources) for r in rules)
         return hit
+
+    def _guarded_by(self, pod: str, stack: str) -> tuple[int, ...] | None:
+        """Ids of the ingress rules every delivery into ``pod``'s own stack passes, or None.
+
+        None unless the pod has a stack of its own (netns), entered only
+        through its own interfaces, and some policy governs its ingress.
+        """
+        if pod in self._guards:
+            return self._guards[pod]
+        out: tuple[int, ...] | None = None
+        info = self.net.pods[pod]
+        st = self.net.stacks[stack]
+        if (
+            info.pod.mode is StackMode.NETNS
+            and st.kind == "pod"
+            and all(i.pod == pod for i in st.ifaces.values())
+        ):
+            rules = governing_rules(self.net, info, "ingress")
+            if rules is not None:
+                out = tuple(id(r) for r in rules)
+                self._rules_by_id.update((id(r), r) for r in rules)
+        self._guards[pod] = out
+        return out
 
     def _screen(self, srcs: list[Endpoint], dsts: list[Endpoint]) -> set[int]:
         """Indexes of ``dsts`` whose ingress policy refuses every packet from ``srcs``."""

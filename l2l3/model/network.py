@@ -202,6 +202,9 @@ class Network:
         # for routes that name their device: profiles share one Route object
         # per peer among all nodes, and so do the stacks
         self._eff_routes: dict[int, EffRoute] = {}
+        # pod id -> its query endpoint (l2l3.solver.endpoints), built on demand
+        self.endpoint_cache: dict[str, object] = {}
+        self._by_namespace: dict[str, list[str]] | None = None
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -474,6 +477,15 @@ class Network:
             if r is not None:
                 return r
         return None
+
+    def pods_in_namespace(self, namespace: str) -> list[str]:
+        """Ids of the pods of ``namespace``, sorted."""
+        if self._by_namespace is None:
+            idx: dict[str, list[str]] = {}
+            for pid in sorted(self.pods):
+                idx.setdefault(self.pods[pid].pod.namespace, []).append(pid)
+            self._by_namespace = idx
+        return self._by_namespace.get(namespace, [])
 
     def policy_nodes(self) -> set[str]:
         return {s.id for s in self.stacks.values() if s.kind == "node" and s.enforce_policy}

@@ -49,6 +49,13 @@ class Endpoint:
 
 
 def _pod_endpoint(net: Network, pid: str) -> Endpoint:
+    hit = net.endpoint_cache.get(pid)
+    if hit is None:
+        hit = net.endpoint_cache[pid] = _make_pod_endpoint(net, pid)
+    return hit  # type: ignore[return-value]
+
+
+def _make_pod_endpoint(net: Network, pid: str) -> Endpoint:
     info = net.pods[pid]
     pod = info.pod
     src = pod.ip.ip if pod.ip is not None and pod.mode is not StackMode.HOST_NETWORK else None
@@ -75,8 +82,7 @@ def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
             raise QueryError(f"no node {ref.node}")
         return [Endpoint(f"node {ref.node}", stack=ref.node, address=_first_addr(net, ref.node))]
     if isinstance(ref, NamespaceRef):
-        pods = [p for p, i in net.pods.items() if i.pod.namespace == ref.namespace]
-        return [_pod_endpoint(net, p) for p in sorted(pods)]
+        return [_pod_endpoint(net, p) for p in net.pods_in_namespace(ref.namespace)]
     if isinstance(ref, LabelRef):
         pods = [p for p, i in net.pods.items() if labels_match(ref.labels, i.pod)]
         return [_pod_endpoint(net, p) for p in sorted(pods)]
