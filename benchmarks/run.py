@@ -297,6 +297,8 @@ class Bench:
                 if r.status == "error":
                     self.say("      " + r.stderr.strip().replace("\n", "\n      ")[-2000:])
                 break  # a run that hits a cap will hit it again
+            if r.wall > self.args.repeat_under:
+                break  # one long run tells enough; its repeats would only cost time
         return runs
 
     # ------------------------------------------------------------- audit rows
@@ -726,6 +728,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cap", type=float, default=None, help="seconds per run (default 900 full, 120 small)")
     ap.add_argument("--mem-cap", type=float, default=16.0, help="GiB of address space per run (0: none)")
+    ap.add_argument(
+        "--repeat-under",
+        type=float,
+        default=120.0,
+        help="repeat only runs shorter than this many seconds (default 120)",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for the matrix queries")
     ap.add_argument("--peer", choices=["auto", "install", "use", "skip"], default="auto")
     ap.add_argument("--rows", default="check-10k,audit-150k,api-10k,growth,peer,profile")
