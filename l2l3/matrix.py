@@ -127,6 +127,10 @@ _DEV_FIELDS = {"dev", "in_dev", "out_dev", "uplink", "out", "bridge"}
 _MAC_FIELDS = {"mac"}
 
 
+#: a canonical statement: (token, owners met, raw statements, the one peer it is about)
+_Stmt = tuple[object, list[tuple[str, ...]], tuple[object, ...], str | None]
+
+
 class _Canon:
     """Role tokens for owned values, and statement canonicalisation."""
 
@@ -193,17 +197,26 @@ class _Canon:
         self._prefix_cache: dict[IPv4Network, object] = {}
         self._addr_cache: dict[IPv4Address, object] = {}
         self._by_id: dict[int, tuple[object, object]] = {}
+        # id -> (prefix, token, registered as a literal or not a literal)
+        self._pfx_by_id: dict[int, tuple[IPv4Network, object, bool]] = {}
+        # id(route) -> (route, token, owners met, the one peer it is about)
+        # id(route) -> (route, owners it names, its entry): see statement()
+        self._route_memo: dict[int, tuple[object, frozenset[str], _Stmt]] = {}
 
     # -------------------------------------------------------------- tokens
 
-    def _prefix_fast(self, p: IPv4Network) -> object:
+    def _prefix_fast(self, p: IPv4Network, register: bool = True) -> object:
         """:meth:`_prefix` memoised on the object (the spec shares one prefix object per peer)."""
-        hit = self._by_id.get(id(p))
-        if hit is not None and hit[0] is p:
-            return hit[1]
-        tok = self._prefix(p)
-        self._by_id[id(p)] = (p, tok)  # keeps p alive: its id stays its own
-        return tok
+        hit = self._pfx_by_id.get(id(p))
+        if hit is None or hit[0] is not p:
+            tok = self._prefix(p, register)
+            # keeps p alive, so its id stays its own
+            self._pfx_by_id[id(p)] = (p, tok, register or type(tok) is not IPv4Network)
+            return tok
+        if register and not hit[2]:
+            self.literals.add(p)
+            self._pfx_by_id[id(p)] = (p, hit[1], True)
+        return hit[1]
 
     def _addr_fast(self, a: IPv4Address) -> object:
         hit = self._by_id.get(id(a))
@@ -335,6 +348,43 @@ class _Canon:
             return ("/32", _Canon._rel(tok[1], node, acc, pod))  # type: ignore[index]
         return tok
 
+    def statement(self, s: object, node: str) -> _Stmt:
+        """A statement of ``node``: (token, owners met, (s,), the one peer it is about).
+
+        The peer is the other node a statement names when it names nothing
+        else (a route or tunnel entry towards one peer), else None. Routes are
+        memoised on the object: a profile gives every node the same route
+        objects about a peer, and a route's token depends on the node holding
+        it only where the node is one of its owners or owns its device
+        through a pod (:meth:`memo_hit` checks both).
+        """
+        hit = self.memo_hit(s, node)
+        if hit is not None:
+            return hit
+        acc: list[tuple[str, ...]] = []
+        tok = self.value(s, node, "", acc)
+        owners = frozenset(a[1] for a in acc)
+        peer = None
+        if acc and len(acc) <= 2 and all(a[0] == "node" for a in acc):
+            others = owners - {node}
+            if len(others) == 1:
+                (peer,) = others
+        entry: _Stmt = (tok, acc, (s,), peer)
+        if type(s) is Route and node not in owners and (s.dev is None or (node, s.dev) not in self.dev_owner):
+            self._route_memo[id(s)] = (s, owners, entry)
+        return entry
+
+    def memo_hit(self, s: object, node: str) -> _Stmt | None:
+        hit = self._route_memo.get(id(s))
+        if (
+            hit is not None
+            and hit[0] is s
+            and node not in hit[1]
+            and (s.dev is None or (node, s.dev) not in self.dev_owner)  # type: ignore[attr-defined]
+        ):
+            return hit[2]
+        return None
+
 
 _FIELDS_OF: dict[type, tuple[str, ...]] = {}
 
@@ -364,19 +414,16 @@ def _digest(x: object) -> str:
 
 def _own_prefixes(cz: _Canon, n: Node) -> list[IPv4Network]:
     """Prefixes of n's statements that stand for n's own pod prefix."""
-    cands: set[IPv4Network] = set()
-    for br in n.bridges:
-        if br.ip is not None:
-            cands.add(br.ip.network)
-    cands.update(r.prefix for r in n.routes)
-    cands.update(s.source for s in n.snats)
+    cands: list[IPv4Network] = [br.ip.network for br in n.bridges if br.ip is not None]
+    cands += [r.prefix for r in n.routes]
     for s in n.snats:
-        cands.update(s.exceptions)
-    out = []
+        cands.append(s.source)
+        cands.extend(s.exceptions)
+    out = set()
     for p in cands:
-        tok = cz._prefix(p, register=False)
-        if isinstance(tok, tuple) and tok[:2] == ("@node", n.name) and tok[2] == "pod-prefix":
-            out.append(p)
+        tok = cz._prefix_fast(p, register=False)
+        if type(tok) is tuple and tok[:2] == ("@node", n.name) and tok[2] == "pod-prefix":
+            out.add(p)
     return sorted(out)
 
 
@@ -400,10 +447,10 @@ def _address_set(
     return ("union", tuple(sorted((cz.value(p, n.name, "", acc) for p in merged), key=repr)))
 
 
-def _statement_tokens(
-    cz: _Canon, n: Node, fname: str, own_prefixes: list[IPv4Network]
-) -> list[tuple[object, list[tuple[str, ...]], tuple[object, ...]]]:
-    """Canonical statements of one list of node n: (token, owners met, raw statements).
+def _statement_tokens(cz: _Canon, n: Node, fname: str) -> list[_Stmt]:
+    """Canonical statements of one list of node n: (token, owners met, raw statements, peer).
+
+    ``peer`` is the one other node the statement is about (see :meth:`_Canon.statement`).
 
     Consecutive NAT rules that differ only in their source prefix act as
     one rule over the union of those prefixes (same action, same exceptions,
@@ -412,11 +459,11 @@ def _statement_tokens(
     reads the same on every node.
     """
     stmts = getattr(n, fname)
-    out: list[tuple[object, list[tuple[str, ...]], tuple[object, ...]]] = []
+    out: list[_Stmt] = []
     if fname != "snats":
+        memo_hit, statement, name = cz.memo_hit, cz.statement, n.name
         for s in stmts:
-            acc: list[tuple[str, ...]] = []
-            out.append((cz.value(s, n.name, "", acc), acc, (s,)))
+            out.append(memo_hit(s, name) or statement(s, name))
         return out
     i = 0
     while i < len(stmts):
@@ -429,14 +476,16 @@ def _statement_tokens(
                 and _mergeable(cz, stmts[j].source)
             ):
                 j += 1
-        acc = []
         if j - i == 1:
-            out.append((cz.value(s, n.name, "", acc), acc, (s,)))
+            out.append(cz.statement(s, n.name))
         else:
+            acc: list[tuple[str, ...]] = []
             tok = cz.value(dataclasses.replace(s, source=IPv4Network("0.0.0.0/0")), n.name, "", acc)
-            src_set = _address_set(cz, n, [x.source for x in stmts[i:j]], own_prefixes, acc)
+            src_set = _address_set(cz, n, [x.source for x in stmts[i:j]], _own_prefixes(cz, n), acc)
             assert isinstance(tok, tuple)
-            out.append((tuple(src_set if k == 1 else x for k, x in enumerate(tok)), acc, tuple(stmts[i:j])))
+            out.append(
+                (tuple(src_set if k == 1 else x for k, x in enumerate(tok)), acc, tuple(stmts[i:j]), None)
+            )
         i = j
     return out
 
@@ -473,21 +522,18 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
             repr(("os", n.os.value, "cni", n.cni, "fwd", n.forwarding, "pol", n.enforce_policy))
         ]
         per_peer: dict[str, list[object]] = defaultdict(list)
-        own_prefixes = _own_prefixes(cz, n)
         for fname in _NODE_FIELDS:
             ordered = fname in _ORDERED
             pos = 0  # rank among the node's own statements of an ordered list
-            for tok, acc, raw in _statement_tokens(cz, n, fname, own_prefixes):
+            for tok, acc, raw, peer in _statement_tokens(cz, n, fname):
                 if not acc:
                     own.append(repr(((fname, pos) if ordered else (fname,), tok)))
                     pos += 1
                     continue
-                if len(acc) <= 2 and acc[0][0] == "node" and acc[-1][0] == "node" and not ordered:
+                if peer is not None and not ordered:
                     # the common case at scale: a route or tunnel entry towards one peer
-                    names = {a[1] for a in acc} - {n.name}
-                    if len(names) == 1:
-                        per_peer[names.pop()].append((fname, tok))
-                        continue
+                    per_peer[peer].append((fname, tok))
+                    continue
                 peers = {s[1] for s in acc if s[0] == "node" and s[1] != n.name}
                 pods = {(s[1], s[2]) for s in acc if s[0] == "pod"}
                 local_pod = next(iter(pods)) if len(pods) == 1 and next(iter(pods))[0] == n.name else None

@@ -72,6 +72,11 @@ class _Resolver:
         self.segments = {s.name: s for s in spec.segments}
         self.externals = {e.name: e for e in spec.externals}
         self.nodes = {n.name: n for n in spec.nodes}
+        # gateway checks that passed: id(route) -> (route, the prefixes it was checked
+        # against). Profiles give every node the same route objects about a peer, and
+        # nodes alike have the same prefixes on-link, so a route is checked once.
+        self._gateway_ok: dict[int, tuple[Route, tuple[IPv4Network, ...]]] = {}
+        self._prefix_sets: dict[tuple[IPv4Network, ...], tuple[IPv4Network, ...]] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -202,10 +207,13 @@ class _Resolver:
             )
 
         connected = self.node_connected(n)
-        memo: dict[str | None, list[IPv4Network]] = {}
+        memo: dict[str | None, tuple[IPv4Network, ...]] = {}
         for r in n.routes:
-            iface(r.span, "dev", r.dev, "route dev")
-            if not profile_managed and (r.dev is None or r.dev in names):
+            if profile_managed:
+                continue
+            if r.dev is not None and r.dev not in names:
+                iface(r.span, "dev", r.dev, "route dev")
+            else:
                 self.gateway(r, connected, f"node {n.name}", memo)
         for f in n.filters:
             iface(f.span, "in", f.in_dev, "filter in")
@@ -255,7 +263,7 @@ class _Resolver:
         r: Route,
         connected: list[tuple[str | None, IPv4Network]],
         stack: str,
-        memo: dict[str | None, list[IPv4Network]] | None = None,
+        memo: dict[str | None, tuple[IPv4Network, ...]] | None = None,
     ) -> None:
         """The gateway of ``r`` lies in a prefix on-link for its device.
 
@@ -266,12 +274,17 @@ class _Resolver:
             return
         candidates = memo.get(r.dev) if memo is not None else None
         if candidates is None:
-            candidates = list(
+            found = tuple(
                 dict.fromkeys(net for dev, net in connected if r.dev is None or dev is None or dev == r.dev)
             )
+            candidates = self._prefix_sets.setdefault(found, found)  # one object per distinct set
             if memo is not None:
                 memo[r.dev] = candidates
+        hit = self._gateway_ok.get(id(r))
+        if hit is not None and hit[0] is r and hit[1] is candidates:
+            return
         if any(r.via in net for net in candidates):
+            self._gateway_ok[id(r)] = (r, candidates)
             return
         where = f" of {r.dev}" if r.dev else ""
         known = ", ".join(str(net) for net in candidates) or "none"
