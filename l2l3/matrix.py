@@ -75,6 +75,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
+from itertools import repeat
 from typing import Any
 
 try:
@@ -127,8 +128,9 @@ _DEV_FIELDS = {"dev", "in_dev", "out_dev", "uplink", "out", "bridge"}
 _MAC_FIELDS = {"mac"}
 
 
-#: a canonical statement: (token, owners met, raw statements, the one peer it is about)
-_Stmt = tuple[object, list[tuple[str, ...]], tuple[object, ...], str | None]
+#: a canonical statement: (token, owners met, raw statements, the one peer it is
+#: about, a small int standing for the token)
+_Stmt = tuple[object, list[tuple[str, ...]], tuple[object, ...], str | None, int]
 
 
 class _Canon:
@@ -202,6 +204,7 @@ class _Canon:
         # id(route) -> (route, token, owners met, the one peer it is about)
         # id(route) -> (route, owners it names, its entry): see statement()
         self._route_memo: dict[int, tuple[object, frozenset[str], _Stmt]] = {}
+        self._tok_keys: dict[object, int] = {}
 
     # -------------------------------------------------------------- tokens
 
@@ -369,10 +372,14 @@ class _Canon:
             others = owners - {node}
             if len(others) == 1:
                 (peer,) = others
-        entry: _Stmt = (tok, acc, (s,), peer)
+        entry: _Stmt = (tok, acc, (s,), peer, self.key_of(tok))
         if type(s) is Route and node not in owners and (s.dev is None or (node, s.dev) not in self.dev_owner):
             self._route_memo[id(s)] = (s, owners, entry)
         return entry
+
+    def key_of(self, tok: object) -> int:
+        """A small int per distinct token (hashing a nested token once, not at every use)."""
+        return self._tok_keys.setdefault(tok, len(self._tok_keys))
 
     def memo_hit(self, s: object, node: str) -> _Stmt | None:
         hit = self._route_memo.get(id(s))
@@ -483,9 +490,8 @@ def _statement_tokens(cz: _Canon, n: Node, fname: str) -> list[_Stmt]:
             tok = cz.value(dataclasses.replace(s, source=IPv4Network("0.0.0.0/0")), n.name, "", acc)
             src_set = _address_set(cz, n, [x.source for x in stmts[i:j]], _own_prefixes(cz, n), acc)
             assert isinstance(tok, tuple)
-            out.append(
-                (tuple(src_set if k == 1 else x for k, x in enumerate(tok)), acc, tuple(stmts[i:j]), None)
-            )
+            merged = tuple(src_set if k == 1 else x for k, x in enumerate(tok))
+            out.append((merged, acc, tuple(stmts[i:j]), None, cz.key_of(merged)))
         i = j
     return out
 
@@ -515,24 +521,24 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
     pinned_pods: set[tuple[str, str]] = set()
     self_part: dict[str, list[str]] = {}
     views: dict[str, dict[str, int]] = {}  # n -> m -> id of n's statements about m
-    view_ids: dict[tuple[object, ...], int] = {(): 0}
+    view_ids: dict[tuple[tuple[str, int], ...], int] = {(): _EMPTY_VIEW}
     pod_part: dict[tuple[str, str], list[str]] = defaultdict(list)
     for n in spec.nodes:
         own: list[str] = [
             repr(("os", n.os.value, "cni", n.cni, "fwd", n.forwarding, "pol", n.enforce_policy))
         ]
-        per_peer: dict[str, list[object]] = defaultdict(list)
+        per_peer: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for fname in _NODE_FIELDS:
             ordered = fname in _ORDERED
             pos = 0  # rank among the node's own statements of an ordered list
-            for tok, acc, raw, peer in _statement_tokens(cz, n, fname):
+            for tok, acc, raw, peer, key in _statement_tokens(cz, n, fname):
                 if not acc:
                     own.append(repr(((fname, pos) if ordered else (fname,), tok)))
                     pos += 1
                     continue
                 if peer is not None and not ordered:
                     # the common case at scale: a route or tunnel entry towards one peer
-                    per_peer[peer].append((fname, tok))
+                    per_peer[peer].append((fname, key))
                     continue
                 peers = {s[1] for s in acc if s[0] == "node" and s[1] != n.name}
                 pods = {(s[1], s[2]) for s in acc if s[0] == "pod"}
@@ -548,7 +554,7 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
                     pod_part[local_pod].append(repr((fname, pos, tok)))
                 elif len(peers) == 1 and not pods and not ordered:
                     (m,) = peers
-                    per_peer[m].append((fname, tok))
+                    per_peer[m].append((fname, key))
                 else:  # ties several things together: each of them stands alone
                     pinned_nodes.add(n.name)
                     pinned_nodes.update(peers)
@@ -586,7 +592,7 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
     for me in node_names:
         vn = views[me]
         for members in kinds.values():
-            tally = Counter([vn.get(m, _EMPTY_VIEW) for m in members])
+            tally = Counter(map(vn.get, members, repeat(_EMPTY_VIEW)))  # counted in C
             tally[vn.get(me, _EMPTY_VIEW)] -= me in members  # a node has no view of itself
             seen = [v for v, c in tally.items() if c > 0]
             if len(seen) <= 1:
@@ -595,9 +601,10 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
             pinned_nodes.update(m for m in members if m != me and vn.get(m, _EMPTY_VIEW) != common)
     selfkey = {nm: _digest((nm if nm in pinned_nodes else "", self_part[nm])) for nm in node_names}
     node_sig: dict[str, str] = {}
+    selfkeys = [selfkey[m] for m in node_names]
     for me in node_names:
         vn = views[me]
-        seen_pairs = Counter([(selfkey[m], vn.get(m, _EMPTY_VIEW)) for m in node_names])
+        seen_pairs = Counter(zip(selfkeys, map(vn.get, node_names, repeat(_EMPTY_VIEW)), strict=True))
         seen_pairs[(selfkey[me], vn.get(me, _EMPTY_VIEW))] -= 1  # every peer but itself
         pairs = [k for k, c in seen_pairs.items() if c > 0]
         node_sig[me] = _digest((selfkey[me], sorted(pairs)))
