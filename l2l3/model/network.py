@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from operator import attrgetter
 
 import networkx as nx
 
@@ -83,6 +84,11 @@ class EffRoute:
     via: IPv4Address | None
     connected: bool
     span: Span
+    #: sort key, longest prefix first (computed once: a shared route sits in thousands of tables)
+    rank: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rank", -self.prefix.prefixlen)
 
     def describe(self) -> str:
         if self.connected:
@@ -522,4 +528,4 @@ def _effective_routes(
             continue
         explicit.append(EffRoute(r.prefix, dev, r.via, False, r.span))
     ordered = connected + explicit  # stable: connected first among equals
-    return sorted(ordered, key=lambda r: -r.prefix.prefixlen)
+    return sorted(ordered, key=attrgetter("rank"))
