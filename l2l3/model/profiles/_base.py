@@ -133,7 +133,12 @@ def host(net: IPv4Network, index: int) -> IPv4Address:
 
 
 def iface(addr: IPv4Address, plen: int) -> IPv4Interface:
-    return IPv4Interface(f"{addr}/{plen}")
+    return IPv4Interface((int(addr), plen))  # the tuple form: no string parsing (once per pod)
+
+
+def host_prefix(addr: IPv4Address) -> IPv4Network:
+    """``addr``/32."""
+    return IPv4Network((int(addr), 32))
 
 
 def complement(nets: list[IPv4Network] | tuple[IPv4Network, ...]) -> list[IPv4Network]:

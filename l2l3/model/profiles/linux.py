@@ -22,6 +22,7 @@ from l2l3.model.profiles._base import (
     Peer,
     complement,
     host,
+    host_prefix,
     iface,
     minus,
     pod_ip_checks,
@@ -62,7 +63,7 @@ def bridge_ipmasq(nb: NodeBuild, network: str) -> None:
         assert pod.ip is not None
         chain = "CNI-" + short_hash(f"{network}/{nb.name}/{pod.namespace}/{pod.name}", 24)
         nb.masquerade(
-            IPv4Network(f"{pod.ip.ip}/32"),
+            host_prefix(pod.ip.ip),
             [pod.ip.network, MULTICAST],
             pod.span,
             f"{chain}: POSTROUTING -s {pod.ip.ip} -j {chain}; -d {pod.ip.network} ACCEPT; "
@@ -194,7 +195,7 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
             f"ptp: host veth for {pod.name} holds the gateway {gw}/32, same on every veth (CNI-SEMANTICS §5)",
         )
         routes = pod.routes or (
-            Route(prefix=IPv4Network(f"{gw}/32"), dev="eth0", span=pod.span),
+            Route(prefix=host_prefix(gw), dev="eth0", span=pod.span),
             Route(prefix=nb.subnet, via=gw, dev="eth0", onlink=True, span=pod.span),
             Route(prefix=ANY, via=gw, dev="eth0", onlink=True, span=pod.span),
         )
@@ -210,7 +211,7 @@ def expand_kindnet(nb: NodeBuild, ctx: Ctx) -> None:
             ):
                 nb.comment(("pods", i, "routes", j), text)
         nb.route(
-            IPv4Network(f"{pod.ip.ip}/32"),
+            host_prefix(pod.ip.ip),
             None,
             dev,
             span=pod.span,
@@ -283,7 +284,7 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
         )
         nb.proxy_arp(dev, pod.span, f"calico: proxy_arp=1 on {dev}, answers for {CALICO_GATEWAY} (§7(g))")
         routes = pod.routes or (
-            Route(prefix=IPv4Network(f"{CALICO_GATEWAY}/32"), dev="eth0", span=pod.span),
+            Route(prefix=host_prefix(CALICO_GATEWAY), dev="eth0", span=pod.span),
             Route(prefix=ANY, via=CALICO_GATEWAY, dev="eth0", onlink=True, span=pod.span),
         )
         nb.pods[i] = replace(pod, ip=iface(pod.ip.ip, 32), ip_has_prefix=True, bridge=dev, routes=routes)
@@ -292,7 +293,7 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             nb.comment(("pods", i, "routes", 0), "169.254.1.1 dev eth0 scope link (§7(h))")
             nb.comment(("pods", i, "routes", 1), "default via 169.254.1.1 (§7(h))")
         nb.route(
-            IPv4Network(f"{pod.ip.ip}/32"),
+            host_prefix(pod.ip.ip),
             None,
             dev,
             span=pod.span,

@@ -10,6 +10,7 @@ from l2l3.model.profiles._base import (
     Ctx,
     NodeBuild,
     host,
+    host_prefix,
     iface,
     pod_ip_checks,
     profile_pods,
@@ -98,7 +99,7 @@ def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
             "HNS ROUTE NeedEncap: Service CIDR to the host (E2, CNI-SEMANTICS §1(e), §9)",
         )
     nb.route_to_host(
-        "cbr0", IPv4Network(f"{nb.peer.ip}/32"), "HNS ROUTE NeedEncap: the node's own IP to the host (E2)"
+        "cbr0", host_prefix(nb.peer.ip), "HNS ROUTE NeedEncap: the node's own IP to the host (E2)"
     )
     if under in (("flannel", "host-gw"), ("calico", "bgp")) or B.STANDALONE_CROSS_NODE_ROUTES:
         who = "flannel hostgw_windows" if under[0] == "flannel" else "calico bgp"
