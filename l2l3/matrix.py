@@ -198,10 +198,9 @@ class _Canon:
         self.literals: set[IPv4Network] = set()
         self._prefix_cache: dict[IPv4Network, object] = {}
         self._addr_cache: dict[IPv4Address, object] = {}
-        self._by_id: dict[int, tuple[object, object]] = {}
+        self._addr_by_id: dict[int, tuple[object, object]] = {}
         # id -> (prefix, token, registered as a literal or not a literal)
         self._pfx_by_id: dict[int, tuple[IPv4Network, object, bool]] = {}
-        # id(route) -> (route, token, owners met, the one peer it is about)
         # id(route) -> (route, owners it names, its entry): see statement()
         self._route_memo: dict[int, tuple[object, frozenset[str], _Stmt]] = {}
         self._tok_keys: dict[object, int] = {}
@@ -222,11 +221,11 @@ class _Canon:
         return hit[1]
 
     def _addr_fast(self, a: IPv4Address) -> object:
-        hit = self._by_id.get(id(a))
+        hit = self._addr_by_id.get(id(a))
         if hit is not None and hit[0] is a:
             return hit[1]
         tok = self._addr(a)
-        self._by_id[id(a)] = (a, tok)
+        self._addr_by_id[id(a)] = (a, tok)
         return tok
 
     def _prefix(self, p: IPv4Network, register: bool = True) -> object:
@@ -361,9 +360,9 @@ class _Canon:
         it only where the node is one of its owners or owns its device
         through a pod (:meth:`memo_hit` checks both).
         """
-        hit = self.memo_hit(s, node)
-        if hit is not None:
-            return hit
+        return self.memo_hit(s, node) or self._tokenise(s, node)
+
+    def _tokenise(self, s: object, node: str) -> _Stmt:
         acc: list[tuple[str, ...]] = []
         tok = self.value(s, node, "", acc)
         owners = frozenset(a[1] for a in acc)
@@ -373,9 +372,13 @@ class _Canon:
             if len(others) == 1:
                 (peer,) = others
         entry: _Stmt = (tok, acc, (s,), peer, self.key_of(tok))
-        if type(s) is Route and node not in owners and (s.dev is None or (node, s.dev) not in self.dev_owner):
+        if type(s) is Route and self._holder_neutral(s, node, owners):
             self._route_memo[id(s)] = (s, owners, entry)
         return entry
+
+    def _holder_neutral(self, r: Route, node: str, owners: frozenset[str]) -> bool:
+        """Whether ``r``'s token on ``node`` is the token it has on any node in this position."""
+        return node not in owners and (r.dev is None or (node, r.dev) not in self.dev_owner)
 
     def key_of(self, tok: object) -> int:
         """A small int per distinct token (hashing a nested token once, not at every use)."""
@@ -383,12 +386,7 @@ class _Canon:
 
     def memo_hit(self, s: object, node: str) -> _Stmt | None:
         hit = self._route_memo.get(id(s))
-        if (
-            hit is not None
-            and hit[0] is s
-            and node not in hit[1]
-            and (s.dev is None or (node, s.dev) not in self.dev_owner)  # type: ignore[attr-defined]
-        ):
+        if hit is not None and hit[0] is s and self._holder_neutral(s, node, hit[1]):  # type: ignore[arg-type]
             return hit[2]
         return None
 
@@ -466,12 +464,10 @@ def _statement_tokens(cz: _Canon, n: Node, fname: str) -> list[_Stmt]:
     reads the same on every node.
     """
     stmts = getattr(n, fname)
-    out: list[_Stmt] = []
     if fname != "snats":
-        memo_hit, statement, name = cz.memo_hit, cz.statement, n.name
-        for s in stmts:
-            out.append(memo_hit(s, name) or statement(s, name))
-        return out
+        statement, name = cz.statement, n.name
+        return [statement(s, name) for s in stmts]
+    out: list[_Stmt] = []
     i = 0
     while i < len(stmts):
         s = stmts[i]

@@ -193,3 +193,44 @@ def test_command_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.l2l3"
     bad.write_text("node x linux {\n  nic eth0 ip 10.0.0.1/24 on nowhere\n}\n")
     assert main([str(bad), "-q"]) == 2
+
+
+# ------------------------------------------------------------------ route memo
+
+
+@pytest.mark.parametrize("cni", ["calico bgp", "flannel vxlan", "kindnet"])
+def test_memoised_route_tokens_equal_fresh_ones(cni: str) -> None:
+    """A shared route's token is computed once and reused on other nodes; it
+    must equal the token computed afresh on every node that holds it."""
+    from l2l3.matrix import _NODE_FIELDS, _Canon
+
+    net = Network(l2l3.loads(generate(4, 2, cni=cni, namespaces=2)))
+    memo, fresh = _Canon(net), _Canon(net)
+    reused = 0
+    for n in net.spec.nodes:
+        for fname in _NODE_FIELDS:
+            for s in getattr(n, fname):
+                before = len(memo._route_memo)
+                hit = memo.memo_hit(s, n.name) is not None
+                tok = memo.statement(s, n.name)[0]
+                reused += hit and len(memo._route_memo) == before
+                assert tok == fresh.value(s, n.name, "", []), (n.name, fname, s)
+    assert reused > 0  # the memo was exercised
+
+
+def test_route_memo_is_not_used_by_the_node_a_route_names_or_whose_pod_owns_its_device() -> None:
+    from l2l3.matrix import _Canon
+
+    net = Network(l2l3.loads(generate(3, 1, cni="calico bgp", namespaces=1)))
+    nodes = {n.name: n for n in net.spec.nodes}
+    n0_ip = nodes["n0"].nics[0].ip.ip
+    about_n0 = next(r for r in nodes["n1"].routes if r.via == n0_ip)
+    assert about_n0 in nodes["n2"].routes  # the very object: profiles share peer routes
+    cz = _Canon(net)
+    on_n1 = cz.statement(about_n0, "n1")
+    assert on_n1[3] == "n0" and "PEER" in repr(on_n1[0])
+    assert cz.statement(about_n0, "n2") is on_n1  # reused
+    on_n0 = cz.statement(about_n0, "n0")  # as if n0 held a route to its own block
+    assert "SELF" in repr(on_n0[0]) and on_n0[3] is None
+    cz.dev_owner[("n2", about_n0.dev)] = "p0"  # n2's device now belongs to one pod
+    assert cz.statement(about_n0, "n2")[0] != on_n1[0]

@@ -309,3 +309,35 @@ def test_resolve_validate_accepts_what_parse_produced() -> None:
     from l2l3.dsl import validate
 
     validate(parse(BASE, "t.l2l3"))
+
+
+# ------------------------------------------------------------------ shared profile routes
+
+
+def test_resolve_checks_a_shared_peer_route_on_every_node_that_holds_it() -> None:
+    """calico bgp routes a peer's block via its node IP, which must be on-link
+    (BIRD's direct routes need L2 adjacency, CNI-SEMANTICS §7(d)). The profile
+    gives n2 and n3 the same route object about n1: passing on n2 (same
+    segment) must not let it pass on n3 (another segment), whichever comes first."""
+    nodes = {
+        "n1": "node n1 linux ip 10.0.1.10 on a subnet 10.244.1.0/24 {\n    pod p ip 10.244.1.5 namespace x\n}\n",
+        "n2": "node n2 linux ip 10.0.1.11 on a subnet 10.244.2.0/24 {\n    pod p ip 10.244.2.5 namespace x\n}\n",
+        "n3": "node n3 linux ip 10.0.2.10 on b subnet 10.244.3.0/24 {\n    pod p ip 10.244.3.5 namespace x\n}\n",
+    }
+    head = (
+        "cluster c {\n    pod-cidr 10.244.0.0/16\n    service-cidr 10.96.0.0/12\n    cni calico bgp\n}\n"
+        "segment a 10.0.1.0/24 gateway 10.0.1.1\nsegment b 10.0.2.0/24 gateway 10.0.2.1\n"
+    )
+    for order in (["n1", "n2", "n3"], ["n3", "n1", "n2"]):
+        text = head + "".join(nodes[k] for k in order)
+        found = sorted(
+            (d.message.split()[1], d.message.split(" of node ")[1].split()[0])
+            for d in errors(text, expand=True)
+            if "is in no connected prefix" in d.message
+        )
+        assert found == [
+            ("10.0.1.10", "n3"),
+            ("10.0.1.11", "n3"),
+            ("10.0.2.10", "n1"),
+            ("10.0.2.10", "n2"),
+        ], (order, found)
