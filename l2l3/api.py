@@ -17,18 +17,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
+from l2l3.checking import Checker, CheckResult, Report, Verdict
 from l2l3.errors import Diagnostic, QueryError
+from l2l3.model.endpoints import resolve
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.policy import unenforced_policies
 from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import Proto, Query, Spec
-from l2l3.queries import Checker, CheckResult, Verdict
-from l2l3.solver.endpoints import resolve
 
 __all__ = [
     "CheckResult",
@@ -58,26 +57,6 @@ def load(path: str | Path) -> Spec:
     from l2l3.dsl import load as dsl_load
 
     return dsl_load(str(path))
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """The results of every check of one spec, plus its warnings."""
-
-    spec: Spec
-    results: tuple[CheckResult, ...]
-    warnings: tuple[str, ...] = field(default=())
-
-    def count(self, v: Verdict) -> int:
-        return sum(1 for r in self.results if r.status is v)
-
-    @property
-    def exit_status(self) -> int:
-        if self.count(Verdict.VIOLATED):
-            return 1
-        if self.count(Verdict.UNKNOWN):
-            return 3
-        return 0
 
 
 def policy_warnings(net: Network) -> list[str]:

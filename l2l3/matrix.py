@@ -10,7 +10,7 @@ question pair by pair. It
 2. for every ordered pair of classes (A, B) and every *relation* the pairs
    of that class pair actually realise — both pods on one node, or on two
    different nodes — picks one representative pod pair and asks the public
-   :class:`~l2l3.check.Checker` ``reach a -> b``;
+   :class:`~l2l3.checking.Checker` ``reach a -> b``;
 3. lifts each answer to every pod pair of the same class pair and relation,
    and sums the pairs per group cell.
 
@@ -79,9 +79,9 @@ from itertools import repeat
 from typing import Any
 
 try:
-    from l2l3.queries import Checker, CheckResult, Verdict
+    from l2l3.checking import Checker, CheckResult, Verdict
 except ImportError:  # the module's earlier name
-    from l2l3.check import Checker, CheckResult, Verdict  # type: ignore[no-redef]
+    from l2l3.checking import Checker, CheckResult, Verdict  # type: ignore[no-redef]
 from l2l3.model.network import Network
 from l2l3.model.packet import Trace
 from l2l3.model.policy import labels_match

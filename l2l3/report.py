@@ -7,8 +7,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from l2l3.api import Report
+from l2l3.checking import CheckResult, Verdict
 from l2l3.model.packet import Hop, Packet, Trace
-from l2l3.queries import CheckResult, Verdict
 
 _MARK = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "VIOLATED", Verdict.UNKNOWN: "unknown"}
 

@@ -856,8 +856,8 @@ def check_probes(
     """The probes that measure ``query``: per (source, destination) endpoint pair,
     ICMP/TCP/UDP (or the query's protocol) to port 80 (or the query's port),
     plus the checker's witness packet when it has one."""
+    from l2l3.model.endpoints import as_destination, resolve
     from l2l3.model.types import Isolated, NatAs, Reach
-    from l2l3.solver.endpoints import as_destination, resolve
 
     net = rz.net
     out: list[tuple[object, object, list[Probe]]] = []

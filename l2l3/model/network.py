@@ -208,7 +208,7 @@ class Network:
         # for routes that name their device: profiles share one Route object
         # per peer among all nodes, and so do the stacks
         self._eff_routes: dict[int, EffRoute] = {}
-        # pod id -> its query endpoint (l2l3.solver.endpoints), built on demand
+        # pod id -> its query endpoint (l2l3.model.endpoints), built on demand
         self.endpoint_cache: dict[str, object] = {}
         self._by_namespace: dict[str, list[str]] | None = None
         self._build()

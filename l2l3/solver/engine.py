@@ -198,8 +198,8 @@ class Engine:
 
         ``srcs`` lets the source be any of several addresses: the caller runs
         one search for a class of senders that behave alike (see
-        :meth:`l2l3.queries.Checker._source_classes`). ``dst`` fixes the destination address (searches then split by
-        destination, see :meth:`l2l3.queries.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
+        :meth:`l2l3.checking.Checker._source_classes`). ``dst`` fixes the destination address (searches then split by
+        destination, see :meth:`l2l3.checking.Checker._search`). ``src`` fixes the sender's address; None lets the stack pick it from
         the outgoing interface (a node or host-network process), or, for an
         external, any address it owns.
         """

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import l2l3
+from l2l3.checking import Checker, Verdict
 from l2l3.generate import generate
 from l2l3.matrix import CROSS_NODE, SAME_NODE, Progress, classes, main, matrix
 from l2l3.model.network import Network
 from l2l3.model.types import PodRef, Reach
-from l2l3.queries import Checker, Verdict
 from tests.property.netgen import networks
 
 

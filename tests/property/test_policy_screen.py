@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from hypothesis import given
 
+from l2l3.checking import Checker
+from l2l3.model.endpoints import _pod_endpoint
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition
 from l2l3.model.types import StackMode
-from l2l3.queries import Checker
 from l2l3.solver.encode import TRUE
-from l2l3.solver.endpoints import _pod_endpoint
 from tests.property.netgen import rich_networks
 from tests.property.test_engine_vs_simulator import _sim_outcomes
 

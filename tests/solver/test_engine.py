@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import l2l3
+from l2l3.checking import Checker, Verdict
 from l2l3.errors import ReplayMismatch
 from l2l3.model.types import NamespaceRef, PodRef, Reach
-from l2l3.queries import Checker, Verdict
 from l2l3.solver.encode import in_any, in_prefix, ip_const, one_of
 from l2l3.solver.engine import Engine
 
@@ -105,7 +105,7 @@ def test_no_reach_finds_the_vip_path(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_a_witness_the_simulator_does_not_confirm_is_a_loud_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import l2l3.queries as check_mod
+    import l2l3.checking.checker as check_mod
 
     net = l2l3.Network(l2l3.loads(SPEC))
     monkeypatch.setattr(check_mod, "simulate", lambda *a, **k: [])

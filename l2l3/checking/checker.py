@@ -9,21 +9,21 @@ rather than report something it cannot show.
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 import z3
 
+from l2l3.checking.result import CheckResult, Verdict
 from l2l3.errors import QueryError, ReplayMismatch
+from l2l3.model.endpoints import Endpoint, as_destination, resolve
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Packet, Trace
 from l2l3.model.policy import CompiledRule, governing_rules
 from l2l3.model.simulate import Origin, simulate
 from l2l3.model.types import (
-    Check,
     Headers,
     Isolated,
     NatAs,
@@ -36,31 +36,10 @@ from l2l3.model.types import (
     StackMode,
 )
 from l2l3.solver.encode import TRUE, Bool, in_prefix, ip_const, one_of, proto_is, val
-from l2l3.solver.endpoints import Endpoint, as_destination, resolve
 from l2l3.solver.engine import Engine, Found, Leaf, SolverUnknown
 
 #: Largest destination pre-image searched one address at a time.
 SPLIT_LIMIT = 512
-
-
-class Verdict(enum.Enum):
-    HOLDS = "holds"
-    # Proved for every packet and every endpoint pair the query names.
-    VIOLATED = "violated"
-    # A concrete packet (or a pair no packet connects) shows the opposite.
-    UNKNOWN = "unknown"
-    # The search hit a limit or z3 gave up; nothing is claimed either way.
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    query: Query
-    status: Verdict
-    explanation: str
-    witness: Trace | None = None
-    check: Check | None = None
-    pairs: int = 0
-    warnings: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
