@@ -1,21 +1,76 @@
-"""SpecTransformer binds lark's v_args callbacks once per instance."""
+"""SpecTransformer: one callback per grammar rule, bound once per instance,
+spread over one module per grammar area."""
 
 from __future__ import annotations
 
-from l2l3.dsl import parse
+from pathlib import Path
+
+import pytest
+
+import l2l3.dsl
+from l2l3.dsl import parse, parser
 from l2l3.dsl.transform import _CALLBACKS, SpecTransformer
+from l2l3.dsl.transform.checks import CheckRules
+from l2l3.dsl.transform.cluster import ClusterRules
+from l2l3.dsl.transform.policies import PolicyRules
+from l2l3.dsl.transform.primitives import PrimitiveRules
 from tests.dsl.helpers import BASE
+
+
+def _rule_names() -> set[str]:
+    """The names lark gives the tree nodes of the grammar (rule or alias)."""
+    names: set[str] = set()
+    for rule in parser().rules:
+        name = str(rule.alias or rule.origin.name)
+        if name.startswith("_") or (rule.options.expand1 and not rule.alias):
+            continue  # inlined: no tree node, no callback
+        names.add(name)
+    return names
 
 
 def test_callbacks_are_found_and_bound_once() -> None:
     # If a lark upgrade renamed the wrapper attribute, _CALLBACKS would be
     # empty and every tree node would rebuild its wrapper again (silently slow).
     names = {name for name, _ in _CALLBACKS}
-    assert {"node", "pod", "route", "policy"} <= names, sorted(names)
+    assert {"node", "pod", "route", "policy", "cluster", "cni", "reach", "ep_pod", "start"} <= names
     t = SpecTransformer("t.l2l3", [])
     assert all(getattr(t, name) is getattr(t, name) for name in names)
+    assert all(name in vars(t) for name in names)  # instance attributes, not class lookups
     other = SpecTransformer("u.l2l3", [])
     assert other.node is not t.node  # bound to its own instance
+    assert other.reach.base_func.__self__ is other  # type: ignore[attr-defined]
+    assert t.cni.base_func.__self__ is t  # type: ignore[attr-defined]
+
+
+def test_every_rule_has_exactly_one_callback() -> None:
+    # A callback lost in the split would leave a lark Tree in the Spec; a
+    # helper under v_args would be mistaken for a rule (and bound needlessly).
+    assert {name for name, _ in _CALLBACKS} == _rule_names()
+    assert len({name for name, _ in _CALLBACKS}) == len(_CALLBACKS)
+
+
+@pytest.mark.parametrize(
+    ("area", "rules"),
+    [
+        (PrimitiveRules, {"segment", "node", "pod", "route", "vxlan", "filter", "opt_ip", "label_list"}),
+        (ClusterRules, {"cluster", "cni", "cl_option", "pod_cidr", "service_cidr"}),
+        (PolicyRules, {"policy", "ingress", "egress", "peer_items", "port_item", "select"}),
+        (CheckRules, {"check", "reach", "no_reach", "isolated", "nat_as", "ep_pod", "mod_port"}),
+    ],
+)
+def test_each_area_module_holds_its_rules(area: type, rules: set[str]) -> None:
+    own = {name for name, attr in vars(area).items() if hasattr(attr, "visit_wrapper")}
+    assert rules <= own
+    for other in (PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
+        if other is not area:
+            assert not own & set(vars(other)), (area, other)
+
+
+def test_dsl_modules_stay_small() -> None:
+    root = Path(l2l3.dsl.__file__).parent
+    sizes = {str(p.relative_to(root)): len(p.read_text().splitlines()) for p in root.rglob("*.py")}
+    assert "transform/__init__.py" in sizes
+    assert max(sizes.values()) <= 600, sizes
 
 
 def test_bound_callbacks_report_the_instance_file() -> None:

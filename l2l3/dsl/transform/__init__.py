@@ -1,0 +1,68 @@
+"""The lark tree of a spec, reshaped into :mod:`l2l3.model.types`.
+
+The Transformer only reshapes and normalises: MACs to lower-case colon form,
+addresses to ``ipaddress`` objects, a :class:`Span` on every object. Values the
+grammar cannot rule out (an octet of 300, port 0, a prefix with host bits set
+where a network is expected, an option given twice) become diagnostics in
+``SpecTransformer.diagnostics``; it never raises for user input. Whether names
+refer to anything is :mod:`l2l3.dsl.resolve`'s business.
+
+One module per grammar area holds that area's rule callbacks:
+:mod:`.primitives` (values, underlay, node statements, nodes), :mod:`.cluster`
+(the ``cluster`` block), :mod:`.policies` and :mod:`.checks`; :mod:`.base` has
+the shared state and value helpers. :class:`SpecTransformer` combines them and
+adds the rule for the whole file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import v_args
+
+from l2l3.dsl.transform.checks import CheckRules
+from l2l3.dsl.transform.cluster import PROFILE_WORDS, ClusterRules
+from l2l3.dsl.transform.policies import PolicyRules
+from l2l3.dsl.transform.primitives import PrimitiveRules
+from l2l3.model.types import Check, Cluster, External, Node, Policy, Segment, Spec
+
+__all__ = ["PROFILE_WORDS", "SpecTransformer"]
+
+
+@v_args(meta=True)
+class SpecTransformer(PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
+    """Turns the parse tree of one file into a raw :class:`Spec`."""
+
+    def __init__(self, file: str, lines: list[str]) -> None:
+        super().__init__(file, lines)
+        # lark's v_args wrapper builds a new bound wrapper at every attribute
+        # lookup, i.e. once per tree node (1.4 million at 150,000 pods): bind
+        # each callback once, as an instance attribute that shadows it.
+        for name, attr in _CALLBACKS:
+            setattr(self, name, attr.__get__(self, type(self)))
+
+    # ------------------------------------------------------------ the file
+
+    def start(self, meta: Any, children: list[Any]) -> Spec:
+        clusters = [c for c in children if isinstance(c, Cluster)]
+        for extra in clusters[1:]:
+            self.error(extra.span, f"a second cluster block ({extra.name}); a file has at most one")
+        return Spec(
+            file=self.file,
+            cluster=clusters[0] if clusters else None,
+            segments=tuple(c for c in children if isinstance(c, Segment)),
+            externals=tuple(c for c in children if isinstance(c, External)),
+            nodes=tuple(c for c in children if isinstance(c, Node)),
+            policies=tuple(c for c in children if isinstance(c, Policy)),
+            checks=tuple(c for c in children if isinstance(c, Check)),
+        )
+
+
+#: SpecTransformer's v_args-wrapped callbacks (see SpecTransformer.__init__):
+#: the rule callbacks of every area class, and nothing else.
+_CALLBACKS = [
+    (name, attr)
+    for klass in reversed(SpecTransformer.__mro__)
+    for name, attr in vars(klass).items()
+    if not name.startswith("_") and hasattr(attr, "visit_wrapper")
+]

@@ -1,0 +1,214 @@
+"""What every grammar area of the transformer shares.
+
+:class:`TransformerBase` holds the state of one transformation (file, lines,
+diagnostics) and the helpers that turn tokens into values and report bad ones.
+Its methods are plain helpers, not rule callbacks: the area classes
+(:mod:`.primitives`, :mod:`.cluster`, :mod:`.policies`, :mod:`.checks`) hold
+the callbacks, each class under ``v_args(meta=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
+
+from lark import Token, Transformer, v_args
+
+from l2l3.errors import Diagnostic
+from l2l3.model.types import Span, Spec
+
+
+@dataclass(frozen=True, slots=True)
+class Opt:
+    """One option of a statement (``ip 10.0.0.1/24``), kept with its token."""
+
+    key: str
+    value: Any
+    token: Token | None
+    bare: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mod:
+    """One modifier of a query header (``tcp``, ``port 80``, ``via mac``…)."""
+
+    key: str
+    value: Any
+    token: Token | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerItem:
+    """One comma-separated item of a policy rule's peer list, before grouping."""
+
+    kind: str
+    value: Any
+    token: Token | None
+    extra: Any = None
+
+
+def mac_text(tok: Token) -> str:
+    """A MAC token in lower-case colon form (``00-15-5D-…`` → ``00:15:5d:…``)."""
+    return str(tok).replace("-", ":").lower()
+
+
+def opt_rule(key: str, convert: Any = None) -> Any:
+    """A callback for the option rule ``opt_KEY``."""
+
+    def method(self: TransformerBase, meta: Any, children: list[Any]) -> Opt:
+        tok = children[0] if children else None
+        value: Any = True
+        if tok is not None:
+            value = convert(self, tok) if convert else str(tok)
+        return Opt(key, value, meta_token(meta, key))
+
+    return v_args(meta=True)(method)
+
+
+def first_token(meta: Any, children: list[Any]) -> Token | None:
+    """The first token among ``children``, else a stand-in at the rule's start."""
+    for c in children:
+        if isinstance(c, Token):
+            return c
+    return meta_token(meta, "")
+
+
+def meta_token(meta: Any, text: str) -> Token | None:
+    """A stand-in token at the start of a rule, to place a diagnostic there."""
+    line = getattr(meta, "line", None)
+    if line is None:
+        return None
+    return Token("KEYWORD", text, line=line, column=getattr(meta, "column", 1))
+
+
+class TransformerBase(Transformer[Token, Spec]):
+    """State and value helpers of one transformation (no rule callbacks here)."""
+
+    def __init__(self, file: str, lines: list[str]) -> None:
+        super().__init__()
+        self.file = file
+        self.lines = lines
+        self.diagnostics: list[Diagnostic] = []
+        #: True when some value could not be converted (a placeholder stands
+        #: in for it, so name resolution would only add noise).
+        self.hard_errors = False
+
+    # ------------------------------------------------------------ places and errors
+
+    def span(self, meta: Any) -> Span:
+        """The span of a rule, from its lark meta."""
+        line = getattr(meta, "line", None) or 1
+        col = getattr(meta, "column", None) or 1
+        return Span(self.file, line, col)
+
+    def tok_span(self, tok: Token, offset: int = 0) -> Span:
+        """The span of a token, ``offset`` characters into it."""
+        return Span(self.file, tok.line or 1, (tok.column or 1) + offset)
+
+    def error(self, span: Span, message: str, *, hard: bool = True) -> None:
+        """Record a diagnostic; ``hard`` ones stop name resolution."""
+        text = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
+        self.diagnostics.append(Diagnostic(span, message, text))
+        self.hard_errors = self.hard_errors or hard
+
+    # ------------------------------------------------------------ values
+
+    def ip(self, tok: Token) -> IPv4Address:
+        """An IPv4 address token (a bad octet is a diagnostic)."""
+        try:
+            return IPv4Address(str(tok))
+        except ValueError:
+            self.error(
+                self.tok_span(tok), f"{tok} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)"
+            )
+            return IPv4Address(0)
+
+    def _split_cidr(self, tok: Token) -> tuple[IPv4Address, int] | None:
+        addr_text, _, plen_text = str(tok).partition("/")
+        try:
+            addr = IPv4Address(addr_text)
+        except ValueError:
+            self.error(
+                self.tok_span(tok), f"{addr_text} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)"
+            )
+            return None
+        plen = int(plen_text)
+        if plen > 32 or (len(plen_text) > 1 and plen_text.startswith("0")):
+            self.error(
+                self.tok_span(tok, len(addr_text) + 1),
+                f"prefix length {plen_text} is out of range: expected 0 to 32",
+            )
+            return None
+        return addr, plen
+
+    def network(self, tok: Token) -> IPv4Network:
+        """A CIDR where a network is expected: host bits must be zero."""
+        parts = self._split_cidr(tok)
+        if parts is None:
+            return IPv4Network("0.0.0.0/0")
+        addr, plen = parts
+        net = IPv4Network((addr, plen), strict=False)
+        if net.network_address != addr:
+            self.error(
+                self.tok_span(tok),
+                f"{tok} has host bits set where a network is expected; did you mean {net}?",
+                hard=False,
+            )
+        return net
+
+    def interface(self, tok: Token) -> IPv4Interface:
+        """A CIDR that is an address plus its prefix length (``10.244.1.5/24``)."""
+        parts = self._split_cidr(tok)
+        if parts is None:
+            return IPv4Interface("0.0.0.0/32")
+        return IPv4Interface(f"{parts[0]}/{parts[1]}")
+
+    def int_in(self, tok: Token, low: int, high: int, what: str) -> int:
+        """An integer token in ``low..high``; out of range is a diagnostic."""
+        text = str(tok)
+        value = int(text) if len(text) < 12 else high + 1
+        if not low <= value <= high:
+            self.error(
+                self.tok_span(tok), f"{what} {text} is out of range: expected {low} to {high}", hard=False
+            )
+            return low
+        return value
+
+    def port(self, tok: Token) -> int:
+        """A port number token (1-65535)."""
+        return self.int_in(tok, 1, 65535, "port")
+
+    def labels(self, toks: list[Token]) -> tuple[tuple[str, str], ...]:
+        """``K=V`` tokens as sorted pairs; a key given twice is a diagnostic."""
+        seen: dict[str, str] = {}
+        for tok in toks:
+            key, _, value = str(tok).partition("=")
+            if key in seen:
+                self.error(self.tok_span(tok), f"label key {key} given twice")
+                continue
+            seen[key] = value
+        return tuple(sorted(seen.items()))
+
+    # ------------------------------------------------------------ statements
+
+    def options(self, opts: list[Any], what: str) -> dict[str, Opt]:
+        """The options of one statement by key; a key given twice is an error."""
+        found: dict[str, Opt] = {}
+        for o in opts:
+            if not isinstance(o, Opt):
+                continue
+            if o.key in found:
+                where = self.tok_span(o.token) if o.token is not None else None
+                if where is not None:
+                    self.error(where, f"{what}: `{o.key}` given twice")
+                continue
+            found[o.key] = o
+        return found
+
+    def need(self, opts: dict[str, Opt], key: str, meta: Any, what: str, example: str) -> Any:
+        """The value of a required option; missing is a diagnostic (and None)."""
+        if key in opts:
+            return opts[key].value
+        self.error(self.span(meta), f"{what} needs `{example}`")
+        return None

@@ -1,0 +1,74 @@
+"""Rule callbacks of the ``cluster`` block (LANGUAGE.md §2): pod and service
+CIDRs, the ``cni`` profile words and options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import Token, v_args
+
+from l2l3.dsl.transform.base import Opt, TransformerBase
+from l2l3.model.types import Cluster
+
+#: Words of ``cni …`` that name a profile or a profile mode. After the first
+#: word that is not one of these, the rest are ``KEY VALUE`` options.
+PROFILE_WORDS = frozenset(
+    {
+        "bridge",
+        "win-bridge",
+        "win-overlay",
+        "flannel",
+        "calico",
+        "antrea",
+        "kindnet",
+        "macvlan",
+        "host-gw",
+        "vxlan",
+        "bgp",
+        "ipip",
+    }
+)
+
+
+@v_args(meta=True)
+class ClusterRules(TransformerBase):
+    """The ``cluster`` block and its statements."""
+
+    # ------------------------------------------------------------ cluster
+
+    def pod_cidr(self, meta: Any, children: list[Any]) -> Opt:
+        return Opt("pod-cidr", self.network(children[0]), children[0])
+
+    def service_cidr(self, meta: Any, children: list[Any]) -> Opt:
+        return Opt("service-cidr", self.network(children[0]), children[0])
+
+    def cni(self, meta: Any, children: list[Token]) -> Opt:
+        words = [str(c) for c in children]
+        profile = words[:1]
+        rest = words[1:]
+        while rest and rest[0] in PROFILE_WORDS:
+            profile.append(rest.pop(0))
+        if len(rest) % 2:
+            self.error(
+                self.tok_span(children[-1]), f"cni option {rest[-1]} needs a value, like `{rest[-1]} on`"
+            )
+            rest = rest[:-1]
+        pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
+        return Opt("cni", (tuple(profile), pairs), children[0])
+
+    def cl_option(self, meta: Any, children: list[Token]) -> tuple[str, str]:
+        return (str(children[0]), str(children[1]))
+
+    def cluster(self, meta: Any, children: list[Any]) -> Cluster:
+        name = str(children[0])
+        opts = self.options([c for c in children[1:] if isinstance(c, Opt)], f"cluster {name}")
+        cni, options = opts["cni"].value if "cni" in opts else ((), ())
+        extra = tuple(c for c in children[1:] if isinstance(c, tuple))
+        return Cluster(
+            name=name,
+            pod_cidr=opts["pod-cidr"].value if "pod-cidr" in opts else None,
+            service_cidr=opts["service-cidr"].value if "service-cidr" in opts else None,
+            cni=cni,
+            options=options + extra,
+            span=self.span(meta),
+        )
