@@ -7,6 +7,9 @@ into exit status 2; anything else escaping is a bug in l2l3.
 
 from __future__ import annotations
 
+import functools
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from l2l3.model.types import Span
@@ -30,7 +33,7 @@ class Diagnostic:
         head = f"{self.span}: {self.severity}: {self.message}"
         if not self.line_text:
             return head
-        raw = self.line_text.rstrip("\n")
+        raw = printable(self.line_text.removesuffix("\n").removesuffix("\r"))
         # the span counts characters; place the caret where tabs put them
         col = len(raw[: max(self.span.column - 1, 0)].expandtabs()) + 1
         text = raw.expandtabs()
@@ -64,9 +67,47 @@ class ReplayMismatch(L2L3Error, AssertionError):
     """
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of ``text`` as the parser counts them: the one place lines are split.
+
+    lark counts lines at ``\\n`` only, and columns as characters since the last
+    ``\\n``; so lines end at ``\\n`` here too, not at the other characters that
+    :meth:`str.splitlines` takes for line ends (a lone ``\\r``, ``\\v``, ``\\f``,
+    ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``, ``\\u2029``), which stay in their
+    line as one column each. The ``\\r`` of a CRLF line end is dropped. A text
+    ending in ``\\n`` has an empty last line, as the parser sees it.
+    """
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.removesuffix("\r") for line in lines]
+    return lines
+
+
+@functools.lru_cache(maxsize=2)
+def _lines_of(source: str) -> tuple[str, ...]:
+    return tuple(source_lines(source))
+
+
 def line_of(source: str, line: int) -> str:
-    """The text of 1-based ``line`` in ``source`` (empty when out of range)."""
-    lines = source.splitlines()
+    """The text of 1-based ``line`` in ``source``, as :func:`source_lines` splits it
+    (empty when out of range)."""
+    lines = _lines_of(source)
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return ""
+
+
+#: Characters that might not print as one column of their own; see printable()
+_MAYBE_UNPRINTABLE = re.compile(r"[^\t\x20-\x7e]")
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _shown(m: re.Match[str]) -> str:
+    return "\ufffd" if unicodedata.category(m.group()) in _UNPRINTABLE_CATEGORIES else m.group()
+
+
+def printable(line: str) -> str:
+    """``line`` with every control, format or line/paragraph-separator character
+    (other than tab) shown as U+FFFD, one for one: the excerpt of a diagnostic
+    stays on one terminal line, in its order, with the caret under the column."""
+    return _MAYBE_UNPRINTABLE.sub(_shown, line)

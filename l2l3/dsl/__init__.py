@@ -22,7 +22,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 from l2l3.dsl.render import render
 from l2l3.dsl.resolve import diagnose, validate
 from l2l3.dsl.transform import SpecTransformer
-from l2l3.errors import Diagnostic, SpecError
+from l2l3.errors import Diagnostic, SpecError, source_lines
 from l2l3.model.types import Span, Spec
 
 __all__ = ["load", "load_with_warnings", "parse", "parse_with_warnings", "render", "validate"]
@@ -60,7 +60,7 @@ def parse_with_warnings(
     if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError([Diagnostic(Span(file, 1, 1), "the spec is larger than 20 MB; l2l3 refuses it")])
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    lines = text.split("\n")
+    lines = source_lines(text)  # as lark counts them: the parser reads "\n".join(lines)
     spec, diags, hard = _parse_raw(text, file, lines)
     if hard:
         raise SpecError(diags)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
-from l2l3.errors import Diagnostic, SpecError
+from l2l3.errors import Diagnostic, SpecError, source_lines
 from l2l3.model.types import (
     NOWHERE,
     AddressRef,
@@ -54,7 +54,7 @@ def diagnose(
     (profile expansion may have consumed it); by default ``spec.cluster``.
     """
     if lines is None:
-        lines = spec.source.replace("\r\n", "\n").split("\n")
+        lines = source_lines(spec.source)
     if has_cluster is None:
         has_cluster = spec.cluster is not None
     return _Resolver(spec, lines, has_cluster).run()
