@@ -18,6 +18,10 @@ from lark import Token, Transformer, v_args
 from l2l3.errors import Diagnostic
 from l2l3.model.types import Span, Spec
 
+#: The ranges of numbers the grammar reads (a prefix length is 0 to 32).
+PORT_MIN, PORT_MAX = 1, 65535
+VNI_MAX = 2**24 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Opt:
@@ -64,6 +68,13 @@ def opt_rule(key: str, convert: Any = None) -> Any:
         return Opt(key, value, meta_token(meta, key))
 
     return v_args(meta=True)(method)
+
+
+def brief(text: str, unit: str = "characters") -> str:
+    """``text`` for a message: a huge token is cut short and its length given."""
+    if len(text) <= 40:
+        return text
+    return f"{text[:20]}… ({len(text)} {unit})"
 
 
 def first_token(meta: Any, children: list[Any]) -> Token | None:
@@ -120,7 +131,8 @@ class TransformerBase(Transformer[Token, Spec]):
             return IPv4Address(str(tok))
         except ValueError:
             self.error(
-                self.tok_span(tok), f"{tok} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)"
+                self.tok_span(tok),
+                f"{brief(str(tok))} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
             )
             return IPv4Address(0)
 
@@ -130,17 +142,19 @@ class TransformerBase(Transformer[Token, Spec]):
             addr = IPv4Address(addr_text)
         except ValueError:
             self.error(
-                self.tok_span(tok), f"{addr_text} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)"
+                self.tok_span(tok),
+                f"{brief(addr_text)} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
             )
             return None
-        plen = int(plen_text)
-        if plen > 32 or (len(plen_text) > 1 and plen_text.startswith("0")):
+        start = len(addr_text) + 1
+        if len(plen_text) > 1 and plen_text.startswith("0"):
             self.error(
-                self.tok_span(tok, len(addr_text) + 1),
-                f"prefix length {plen_text} is out of range: expected 0 to 32",
+                self.tok_span(tok, start),
+                f"prefix length {brief(plen_text, 'digits')} is out of range: expected 0 to 32",
             )
             return None
-        return addr, plen
+        plen = self.number(tok, 0, 32, "prefix length", start=start, hard=True)
+        return None if plen is None else (addr, plen)
 
     def network(self, tok: Token) -> IPv4Network:
         """A CIDR where a network is expected: host bits must be zero."""
@@ -164,20 +178,38 @@ class TransformerBase(Transformer[Token, Spec]):
             return IPv4Interface("0.0.0.0/32")
         return IPv4Interface(f"{parts[0]}/{parts[1]}")
 
-    def int_in(self, tok: Token, low: int, high: int, what: str) -> int:
-        """An integer token in ``low..high``; out of range is a diagnostic."""
-        text = str(tok)
-        value = int(text) if len(text) < 12 else high + 1
-        if not low <= value <= high:
+    def number(
+        self, tok: Token, low: int, high: int, what: str, *, start: int = 0, hard: bool = False
+    ) -> int | None:
+        """The number in ``tok`` from character ``start`` on, if within ``low..high``.
+
+        The one conversion of every integer the grammar reads: the digits are
+        measured before ``int()`` sees them, so a number of any length (even
+        past Python's int max str digits) is a diagnostic ("… is out of range:
+        expected LOW to HIGH") at its first digit, and None.
+        """
+        text = str(tok)[start:]
+        digits = text.lstrip("0") or "0"
+        value: int | None = None
+        if text.isascii() and text.isdigit() and len(digits) <= len(str(high)):
+            value = int(digits)
+        if value is None or not low <= value <= high:
             self.error(
-                self.tok_span(tok), f"{what} {text} is out of range: expected {low} to {high}", hard=False
+                self.tok_span(tok, start),
+                f"{what} {brief(text, 'digits')} is out of range: expected {low} to {high}",
+                hard=hard,
             )
-            return low
+            return None
         return value
 
+    def int_in(self, tok: Token, low: int, high: int, what: str) -> int:
+        """An integer token in ``low..high``; out of range is a (soft) diagnostic, and ``low``."""
+        value = self.number(tok, low, high, what)
+        return low if value is None else value
+
     def port(self, tok: Token) -> int:
-        """A port number token (1-65535)."""
-        return self.int_in(tok, 1, 65535, "port")
+        """A port number token (1-65535: port 0 means no port, not a packet's port)."""
+        return self.int_in(tok, PORT_MIN, PORT_MAX, "port")
 
     def labels(self, toks: list[Token]) -> tuple[tuple[str, str], ...]:
         """``K=V`` tokens as sorted pairs; a key given twice is a diagnostic."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from lark import Token, v_args
 
-from l2l3.dsl.transform.base import Opt, TransformerBase
+from l2l3.dsl.transform.base import PORT_MAX, PORT_MIN, VNI_MAX, Opt, TransformerBase
 from l2l3.model.types import Cluster
 
 #: Words of ``cni …`` that name a profile or a profile mode. After the first
@@ -54,10 +54,32 @@ class ClusterRules(TransformerBase):
             )
             rest = rest[:-1]
         pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
+        for i, tok in enumerate(children):
+            r = i - len(profile)  # odd: the value of the option named before it
+            self._check_word(tok, words[i - 1] if r >= 0 and r % 2 else None)
         return Opt("cni", (tuple(profile), pairs), children[0])
 
     def cl_option(self, meta: Any, children: list[Token]) -> tuple[str, str]:
+        self._check_word(children[0], None)
+        self._check_word(children[1], str(children[0]))
         return (str(children[0]), str(children[1]))
+
+    def _check_word(self, tok: Token, key: str | None) -> None:
+        """Check the numbers in one word of a profile line (kept as text for the profile).
+
+        A number goes through the guarded conversion, in the range of its
+        option (``vni``, ``port``) or else of a 32-bit number; a CIDR is checked
+        as everywhere else (octets, prefix length).
+        """
+        if tok.type == "INT":
+            if key == "vni":
+                self.number(tok, 0, VNI_MAX, "VNI", hard=True)
+            elif key == "port":
+                self.number(tok, PORT_MIN, PORT_MAX, "port", hard=True)
+            else:
+                self.number(tok, 0, 2**32 - 1, f"cni option {key}" if key else "number", hard=True)
+        elif tok.type == "CIDR":
+            self.interface(tok)
 
     def cluster(self, meta: Any, children: list[Any]) -> Cluster:
         name = str(children[0])

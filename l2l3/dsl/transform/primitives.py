@@ -8,7 +8,7 @@ from typing import Any
 
 from lark import Token, v_args
 
-from l2l3.dsl.transform.base import Opt, TransformerBase, first_token, mac_text, meta_token, opt_rule
+from l2l3.dsl.transform.base import VNI_MAX, Opt, TransformerBase, first_token, mac_text, meta_token, opt_rule
 from l2l3.model.types import (
     OS,
     Action,
@@ -57,7 +57,7 @@ class PrimitiveRules(TransformerBase):
     opt_from = opt_rule("from", lambda self, t: self.network(t))
     opt_to_cidr = opt_rule("to", lambda self, t: self.network(t))
     opt_port = opt_rule("port", lambda self, t: self.port(t))
-    opt_vni = opt_rule("vni", lambda self, t: self.int_in(t, 0, 16777215, "VNI"))
+    opt_vni = opt_rule("vni", lambda self, t: self.int_in(t, 0, VNI_MAX, "VNI"))
     opt_local = opt_rule("local", lambda self, t: self.ip(t))
 
     def opt_ip_bare(self, meta: Any, children: list[Any]) -> Opt:
