@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,25 +90,77 @@ def load(path: str | Path) -> Spec:
 
 
 def load_with_warnings(path: str | Path) -> tuple[Spec, list[Diagnostic]]:
-    """Like :func:`load`, also returning the warnings of profile expansion."""
+    """Like :func:`load`, also returning the warnings of profile expansion.
+
+    Only a regular file (or a symlink to one) is read. Anything else is
+    refused before it is opened, so that a FIFO or a device never blocks;
+    a directory goes to :func:`_load_directory`.
+    """
     file = str(path)
-    where = Span(file, 1, 1)
+    mode = _stat_mode(path, file)
+    if stat.S_ISDIR(mode):
+        return _load_directory(path)
+    if not stat.S_ISREG(mode):
+        raise _file_error(file, f"not a regular file ({_kind_of(mode)})")
+    return parse_with_warnings(_read_text(path, file), file)
+
+
+def _load_directory(path: str | Path) -> tuple[Spec, list[Diagnostic]]:
+    """The one place a directory given as a spec is handled: refused, for now."""
+    raise _file_error(str(path), "not a regular file (a directory); give the .l2l3 files in it")
+
+
+def _file_error(file: str, message: str) -> SpecError:
+    return SpecError([Diagnostic(Span(file, 1, 1), message)])
+
+
+def _os_reason(e: OSError | ValueError) -> str:
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    return "not a valid path"  # an embedded NUL, an unencodable character
+
+
+def _stat_mode(path: str | Path, file: str) -> int:
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise SpecError([Diagnostic(where, f"cannot read the file: {e.strerror or e}")]) from None
+        return os.stat(path).st_mode
+    except (OSError, ValueError) as e:
+        raise _file_error(file, f"cannot read the file: {_os_reason(e)}") from None
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind_of(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
+
+
+def _read_text(path: str | Path, file: str) -> str:
+    """The text of a regular file: UTF-8, no NUL, at most MAX_BYTES."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        # O_NONBLOCK: should the path have turned into a FIFO since the stat,
+        # opening it returns at once, and the fstat below refuses it.
+        fd = os.open(path, flags)
+        with open(fd, "rb") as f:
+            mode = os.fstat(fd).st_mode
+            data = f.read(MAX_BYTES + 1) if stat.S_ISREG(mode) else b""
+    except (OSError, ValueError) as e:
+        raise _file_error(file, f"cannot read the file: {_os_reason(e)}") from None
+    if not stat.S_ISREG(mode):
+        raise _file_error(file, f"not a regular file ({_kind_of(mode)})")
     if len(data) > MAX_BYTES:
-        raise SpecError([Diagnostic(where, "the spec is larger than 20 MB; l2l3 refuses it")])
+        raise _file_error(file, "the spec is larger than 20 MB; l2l3 refuses it")
     if b"\x00" in data:
-        raise SpecError([Diagnostic(where, "this is a binary file, not a spec (it contains NUL bytes)")])
+        raise _file_error(file, "this is a binary file, not a spec (it contains NUL bytes)")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SpecError(
-            [Diagnostic(where, f"the file is not UTF-8 text (bad byte at offset {e.start})")]
-        ) from None
-    return parse_with_warnings(text, file)
+        raise _file_error(file, f"the file is not UTF-8 text (bad byte at offset {e.start})") from None
 
 
 # ---------------------------------------------------------------- internals
