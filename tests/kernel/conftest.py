@@ -92,7 +92,7 @@ _counter = itertools.count()
 @pytest.fixture
 def prefix(kernel_ok: None) -> Iterator[str]:
     """A fresh realization prefix, torn down after the test whatever happens."""
-    from l2l3.kernel.realize import teardown
+    from l2l3.kernel.realization import teardown
 
     p = f"{RUN_PREFIX}t{next(_counter)}"
     yield p
@@ -135,7 +135,7 @@ AGREEMENT = Agreement()
 
 @pytest.fixture(scope="session")
 def agreement(kernel_ok: None) -> Iterator[Agreement]:
-    from l2l3.kernel.probe import neighbour_capacity
+    from l2l3.kernel.netns import neighbour_capacity
 
     with neighbour_capacity():
         yield AGREEMENT

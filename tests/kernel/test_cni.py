@@ -37,7 +37,7 @@ class Runtime:
         return f"{self.prefix}-{short}"
 
     def add_netns(self, short: str, *, forwarding: bool = False) -> str:
-        from l2l3.kernel.realize import prepare_netns
+        from l2l3.kernel.netns import prepare_netns
 
         name = self.ns(short)
         subprocess.run(["ip", "netns", "add", name], check=True)
@@ -122,9 +122,12 @@ def conf(kind: str, name: str, subnet: str, data: Path, **extra: object) -> dict
 def snapshot_and_compare(rt: Runtime, checks: str, agreement: Agreement, label: str) -> tuple[str, list]:  # type: ignore[type-arg]
     """Snapshot, parse (with checks), compare every check and every pair with the kernel."""
     import l2l3
-    from l2l3.kernel.probe import Prober, check_probes, compare, endpoints, kernel_verdict
-    from l2l3.kernel.realize import Realization
+    from l2l3.kernel.compare import compare
+    from l2l3.kernel.prober import Prober
+    from l2l3.kernel.probes import endpoints
+    from l2l3.kernel.realization import Realization
     from l2l3.kernel.snapshot import snapshot
+    from l2l3.kernel.verdict import check_probes, kernel_verdict
 
     snap = snapshot(f"{rt.prefix}-*", strip=rt.prefix)
     text = snap.text + "\n" + checks

@@ -50,8 +50,9 @@ def save_regression(spec: Spec, text: str) -> Path:
 
 
 def run_case(spec: Spec, agreement: Agreement, label: str) -> list:  # type: ignore[type-arg]
-    from l2l3.kernel.probe import compare
-    from l2l3.kernel.realize import realize, teardown
+    from l2l3.kernel.compare import compare
+    from l2l3.kernel.realization import teardown
+    from l2l3.kernel.realize import realize
 
     p = new_prefix()
     try:

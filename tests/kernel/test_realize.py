@@ -58,8 +58,9 @@ def j(ns: str, *args: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_realize_builds_what_the_model_says(prefix: str, agreement: Agreement) -> None:
-    from l2l3.kernel.probe import compare
-    from l2l3.kernel.realize import in_netns, realize, sysctl_read
+    from l2l3.kernel.compare import compare
+    from l2l3.kernel.netns import in_netns, sysctl_read
+    from l2l3.kernel.realize import realize
     from l2l3.model.network import Network
 
     spec = two_nodes(snats=(SourceNat(source=N("10.1.1.0/24"), exceptions=(N("10.1.0.0/16"),)),))
@@ -93,7 +94,8 @@ def test_realize_builds_what_the_model_says(prefix: str, agreement: Agreement) -
 
 
 def test_teardown_removes_exactly_what_was_made(prefix: str) -> None:
-    from l2l3.kernel.realize import realize, teardown
+    from l2l3.kernel.realization import teardown
+    from l2l3.kernel.realize import realize
 
     other = prefix + "x"
     subprocess.run(["ip", "netns", "add", f"{other}-keep"], check=True)
@@ -110,14 +112,16 @@ def test_teardown_removes_exactly_what_was_made(prefix: str) -> None:
 
 def test_failed_realize_cleans_up(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from l2l3.errors import L2L3Error
-    from l2l3.kernel import realize as R
+    from l2l3.kernel.build import Builder
+    from l2l3.kernel.netns import KernelError
+    from l2l3.kernel.realize import realize
 
     def boom(self: object, node: Node, ns: str) -> None:
-        raise R.KernelError("injected failure")
+        raise KernelError("injected failure")
 
-    monkeypatch.setattr(R._Builder, "_node_l3", boom)
+    monkeypatch.setattr(Builder, "_node_l3", boom)
     with pytest.raises(L2L3Error, match="injected"):
-        R.realize(two_nodes(), prefix)
+        realize(two_nodes(), prefix)
     assert ns_list(prefix) == []
 
 
@@ -161,7 +165,7 @@ def test_no_netns_pod_and_veth_link(prefix: str, agreement: Agreement) -> None:
     """Shapes the random generator does not draw: a no-netns pod, a ptp-style veth."""
     import dataclasses
 
-    from l2l3.kernel.probe import compare
+    from l2l3.kernel.compare import compare
     from l2l3.kernel.realize import realize
 
     spec = two_nodes()
@@ -221,8 +225,11 @@ check other-host: reach n1/web -> node n2
 def test_macvlan_and_checks(prefix: str, agreement: Agreement) -> None:
     """macvlan children, and every check's kernel verdict equal to the checker's."""
     import l2l3
-    from l2l3.kernel.probe import Prober, check_probes, compare, endpoints, kernel_verdict
+    from l2l3.kernel.compare import compare
+    from l2l3.kernel.prober import Prober
+    from l2l3.kernel.probes import endpoints
     from l2l3.kernel.realize import realize
+    from l2l3.kernel.verdict import check_probes, kernel_verdict
 
     spec = l2l3.loads(MACVLAN, "macvlan.l2l3")
     net = l2l3.Network(spec)

@@ -1,7 +1,7 @@
 """Replay every spec kept under ``regressions/`` against the kernel.
 
 A file may declare ``# known: CLASS`` lines (classes of
-:data:`l2l3.kernel.probe.KNOWN_DIFFERENCES`): the model is known to differ
+:data:`l2l3.kernel.compare.KNOWN_DIFFERENCES`): the model is known to differ
 from Linux there, and has been reported. Every disagreement must then fall
 in a declared class, and each declared class must still reproduce (so a
 model fix shows up here: remove the line). Files without ``known`` lines
@@ -32,7 +32,7 @@ def declared(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
 def test_regression(path: Path, prefix: str, agreement: Agreement) -> None:
     import l2l3
-    from l2l3.kernel.probe import KNOWN_DIFFERENCES, compare
+    from l2l3.kernel.compare import KNOWN_DIFFERENCES, compare
     from l2l3.kernel.realize import realize
 
     spec = l2l3.load(path)

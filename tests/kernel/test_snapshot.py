@@ -32,8 +32,9 @@ def without_gateway(spec: Spec) -> Spec:
 
 def roundtrip(spec: Spec, agreement: Agreement) -> None:
     import l2l3
-    from l2l3.kernel.probe import compare
-    from l2l3.kernel.realize import Realization, realize, teardown
+    from l2l3.kernel.compare import compare
+    from l2l3.kernel.realization import Realization, teardown
+    from l2l3.kernel.realize import realize
     from l2l3.kernel.snapshot import snapshot
 
     p = new_prefix()
@@ -102,7 +103,7 @@ COMMIT
 def test_iptables_save_reader(kernel_ok: None) -> None:
     from ipaddress import IPv4Address, IPv4Network
 
-    from l2l3.kernel.snapshot import parse_iptables
+    from l2l3.kernel.iptables import parse_iptables
     from l2l3.model.types import Action, Proto
 
     snats, dnats, filters, notes = parse_iptables(CNI_SAVE)

@@ -1,0 +1,141 @@
+"""Read one live Linux network namespace: links, addresses, routes, neighbours, fdb, sysctls, iptables.
+
+Sources (machine-readable only): ``ip -j -d link``, ``ip -j addr``,
+``ip -j route``, ``ip -j neigh``, ``ip -j netns list-id``, ``bridge -j fdb``,
+``/proc/sys`` (forwarding, proxy_arp, and the sysctls where the netns differs
+from the model's choices) and ``iptables-save``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+from typing import Any
+
+from l2l3.kernel.netns import in_netns, sysctl_read
+
+
+def _j(cmd: list[str]) -> Any:
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0 or not p.stdout.strip():
+        return []
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return []
+
+
+@dataclass
+class LiveNetns:
+    """What :func:`read_netns` read from one namespace (``ip -j`` objects as parsed JSON)."""
+
+    name: str
+    links: list[dict[str, Any]]
+    addrs: dict[str, list[IPv4Interface]]
+    routes: list[dict[str, Any]]
+    neigh: list[dict[str, Any]]
+    fdb: list[dict[str, Any]]
+    nsids: dict[int, str]
+    forwarding: bool
+    proxy_arp: list[str]
+    iptables: str
+    differences: list[str] = field(default_factory=list)  # where the netns differs from the model's choices
+
+    def link(self, ifindex: int) -> dict[str, Any] | None:
+        """The link with index ``ifindex``, if any."""
+        return next((x for x in self.links if x["ifindex"] == ifindex), None)
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        """The link named ``name``, if any."""
+        return next((x for x in self.links if x["ifname"] == name), None)
+
+
+def read_netns(name: str) -> LiveNetns:
+    """Read named netns ``name`` (``lo`` left out; an address without its connected route as a /32)."""
+    n = ["ip", "-n", name, "-j"]
+    links = [x for x in _j(n + ["-d", "link", "show"]) if x.get("ifname") != "lo"]
+    addrs: dict[str, list[IPv4Interface]] = {}
+    for x in _j(n + ["addr", "show"]):
+        for a in x.get("addr_info", []):
+            if a.get("family") == "inet" and x["ifname"] != "lo":
+                addrs.setdefault(x["ifname"], []).append(IPv4Interface(f"{a['local']}/{a['prefixlen']}"))
+    routes = _j(n + ["route", "show", "table", "main"])
+    # an address whose connected route was deleted (the ptp plugin does this)
+    # acts as a /32: write it so, or the model would add the route back
+    for ifname, lst in addrs.items():
+        for k, a in enumerate(lst):
+            if a.network.prefixlen < 32 and not any(
+                r.get("dev") == ifname and r.get("protocol") == "kernel" and r.get("dst") == str(a.network)
+                for r in routes
+            ):
+                lst[k] = IPv4Interface(f"{a.ip}/32")
+    neigh = _j(n + ["neigh", "show", "nud", "permanent"])
+    checks: list[str] = []
+    fdb = _j(["bridge", "-n", name, "-j", "fdb", "show"])
+    nsids = {int(x["nsid"]): x["name"] for x in _j(n + ["netns", "list-id"]) if "name" in x}
+    with in_netns(name):
+        forwarding = sysctl_read("net/ipv4/ip_forward") == "1"
+        # the model's choices (docs/kernel.md): say so where this netns differs
+        for key, bad, what in (
+            ("net/bridge/bridge-nf-call-iptables", "1", "bridged frames go through iptables (br_netfilter)"),
+            ("net/ipv4/conf/all/rp_filter", "1", "reverse-path filter is on (strict)"),
+            ("net/ipv4/conf/all/rp_filter", "2", "reverse-path filter is on (loose)"),
+            ("net/ipv4/conf/all/arp_ignore", "1", "arp_ignore=1"),
+            ("net/ipv4/conf/all/accept_redirects", "1", "ICMP redirects are accepted"),
+        ):
+            try:
+                if sysctl_read(key) == bad and (
+                    not key.startswith("net/bridge") or any(link_kind(x) == "bridge" for x in links)
+                ):
+                    checks.append(f"{what}: the model does not do this")
+            except OSError:
+                pass
+        proxy = []
+        for x in links:
+            try:
+                if sysctl_read(f"net/ipv4/conf/{x['ifname']}/proxy_arp") == "1":
+                    proxy.append(x["ifname"])
+            except OSError:
+                pass
+    save = subprocess.run(["ip", "netns", "exec", name, "iptables-save"], capture_output=True, text=True)
+    return LiveNetns(
+        name,
+        links,
+        addrs,
+        routes,
+        neigh,
+        fdb,
+        nsids,
+        forwarding,
+        proxy,
+        save.stdout if save.returncode == 0 else "",
+        checks,
+    )
+
+
+def link_kind(link: dict[str, Any]) -> str:
+    """A link's kind (``bridge``, ``veth``, ``vxlan``, ``macvlan``, …; '' for a plain device)."""
+    return str(link.get("linkinfo", {}).get("info_kind", "") or "")
+
+
+def link_master(link: dict[str, Any]) -> str | None:
+    """The bridge a link is a port of, if any."""
+    return link.get("master")
+
+
+def veth_peer(
+    nss: dict[str, LiveNetns], ns: LiveNetns, link: dict[str, Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """The other end of a veth: (netns name, link) if it is in a snapshotted netns."""
+    if link_kind(link) != "veth" or "link_index" not in link:
+        return None
+    if "link_netnsid" in link:
+        other = ns.nsids.get(int(link["link_netnsid"]))
+        if other is None or other not in nss:
+            return None
+    else:
+        other = ns.name
+    peer = nss[other].link(int(link["link_index"]))
+    return (other, peer) if peer is not None else None

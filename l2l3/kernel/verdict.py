@@ -1,0 +1,140 @@
+"""What probe outcomes mean for a query: the kernel's verdict on a check.
+
+:func:`check_probes` picks the probes that measure a query (per endpoint
+pair); :func:`kernel_verdict` judges the query over their answers, with
+:func:`_satisfies` saying whether one outcome meets the query's conditions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from l2l3.kernel.probes import Answer, Outcome, Probe, source_for
+from l2l3.kernel.realization import Realization, external_address
+from l2l3.model.packet import Packet
+from l2l3.model.types import Proto
+
+
+@dataclass
+class PairResult:
+    """One (source, destination) pair of a check, with the probes sent."""
+
+    src: str
+    dst: str
+    probes: list[Probe]
+    ok: bool = False  # some probe satisfied the query's conditions
+
+
+@dataclass
+class KernelCheck:
+    """The kernel's verdict on one query, over the packets it probed."""
+
+    status: str  # "holds" | "violated" | "not measured"
+    pairs: list[PairResult]
+    note: str = ""
+
+
+def _satisfies(q: object, d_ep: object, probe: Probe, o: Outcome) -> bool:
+    from l2l3.model.types import NatMode, Reach
+
+    if getattr(d_ep, "stack", None) is not None:
+        if o.to != d_ep.stack:  # type: ignore[attr-defined]
+            return False
+    elif getattr(d_ep, "external", None) is not None:
+        if o.to != f"external {d_ep.external}":  # type: ignore[attr-defined]
+            return False
+    if isinstance(q, Reach):
+        if q.via_mac and not o.via_mac:
+            return False
+        natted = o.src != probe.src_ip or (o.dst is not None and o.dst != probe.dst)
+        if q.nat is NatMode.WITH and not natted:
+            return False
+        if q.nat is NatMode.WITHOUT and natted:
+            return False
+    return True
+
+
+def check_probes(
+    rz: Realization, query: object, witness: Packet | None = None
+) -> list[tuple[object, object, list[Probe]]]:
+    """The probes that measure ``query``: per (source, destination) endpoint pair,
+    ICMP/TCP/UDP (or the query's protocol) to port 80 (or the query's port),
+    plus the checker's witness packet when it has one."""
+    from l2l3.model.endpoints import as_destination, resolve
+    from l2l3.model.types import Isolated, NatAs, Reach
+
+    net = rz.net
+    out: list[tuple[object, object, list[Probe]]] = []
+    dirs = []
+    if isinstance(query, Reach | NatAs):
+        dirs.append((query.src, query.dst, query.headers))
+    elif isinstance(query, Isolated):
+        dirs += [(query.a, query.b, query.headers), (query.b, query.a, query.headers)]
+    for a, b, h in dirs:
+        for s in resolve(net, a):
+            for d in as_destination(net, b):
+                if s.same_as(d) or (s.stack is not None and s.stack == d.stack):
+                    continue
+                if s.external is not None:
+                    sid = f"external {s.external}"
+                    if s.external not in rz.external_ns:
+                        continue
+                elif s.stack is not None and s.stack in rz.netns:
+                    sid = s.stack
+                else:
+                    continue
+                if d.external is not None and d.external in rz.external_ns:
+                    dst = external_address(net, d.external) or d.address
+                else:
+                    dst = d.address
+                if dst is None:
+                    continue
+                src_ip = s.src or source_for(rz, sid, dst)
+                if src_ip is None:
+                    continue
+                protos = [h.proto] if h.proto is not None else [Proto.ICMP, Proto.TCP, Proto.UDP]
+                probes = []
+                for pr in protos:
+                    port = 0 if pr == Proto.ICMP else (h.port if h.port is not None else 80)
+                    probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label))
+                if witness is not None and witness.src == src_ip and witness.dst == dst:
+                    wp = Probe(
+                        sid,
+                        src_ip,
+                        dst,
+                        witness.proto,
+                        witness.dport if witness.proto != Proto.ICMP else 0,
+                        s.pod,
+                        d.label,
+                    )
+                    if wp not in probes:
+                        probes.append(wp)
+                out.append((s, d, probes))
+    return out
+
+
+def kernel_verdict(
+    query: object, measured: list[tuple[object, object, list[Probe]]], answers: dict[Probe, Answer]
+) -> KernelCheck:
+    """The kernel's verdict on ``query``, over the probes of :func:`check_probes` and their answers."""
+    from l2l3.model.types import Isolated, NatAs, Reach
+
+    if not isinstance(query, Reach | NatAs | Isolated):
+        return KernelCheck("not measured", [], "probes measure reach, isolated and nat queries only")
+    pairs = []
+    for s, d, probes in measured:
+        ok = any(_satisfies(query, d, p, o) for p in probes for o in answers[p].outcomes)
+        pr = PairResult(s.label, d.label, probes, ok)  # type: ignore[attr-defined]
+        if isinstance(query, NatAs):
+            outs = [o for p in probes for o in answers[p].outcomes if _satisfies(query, d, p, o)]
+            pr.ok = bool(outs) and all(o.src == query.ip for o in outs)
+        pairs.append(pr)
+    if not pairs:
+        return KernelCheck("not measured", [], "no endpoint pair could be probed")
+    if isinstance(query, Reach) and not query.negated:
+        status = "holds" if all(p.ok for p in pairs) else "violated"
+    elif isinstance(query, NatAs):
+        status = "holds" if all(p.ok for p in pairs) else "violated"
+    else:  # no reach / isolated
+        status = "violated" if any(p.ok for p in pairs) else "holds"
+    return KernelCheck(status, pairs, "over the packets probed")
