@@ -213,9 +213,7 @@ def _parse_raw(text: str, file: str, lines: list[str]) -> tuple[Spec, list[Diagn
     transformer = SpecTransformer(file, lines)
     try:
         spec = transformer.transform(tree)
-    except VisitError as e:
-        if isinstance(e.orig_exc, SpecError):
-            raise e.orig_exc from None
+    except VisitError as e:  # whatever a callback raised (a bug), as itself, not wrapped by lark
         raise e.orig_exc from None
     spec = _with_source(spec, text)
     diags = syntax + transformer.diagnostics
@@ -315,9 +313,7 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, lines: list[str]) -> Diagn
         expected = set(e.accepts or e.expected or ())
         if tok.type == "$END":
             line = len(lines) if lines and lines[-1] else max(len(lines) - 1, 1)
-            line = max(line, 1)
             col = len(lines[line - 1]) + 1 if line <= len(lines) else 1
-            found = ""
         elif tok.type == "_SEP":
             # Point at the end of the statement, not at the comment or newline.
             found = "\n"
@@ -330,7 +326,6 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, lines: list[str]) -> Diagn
         found = m.group(0) if m else ""
     else:
         expected = set(getattr(e, "expected", None) or ())
-    expected.discard("__IGNORE_0")
     expected = {n for n in expected if not n.startswith("__IGNORE")}
     words = _expected_words(expected)
     if isinstance(e, UnexpectedToken) and e.token.type == "$END" and "RBRACE" in expected:

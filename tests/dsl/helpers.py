@@ -23,10 +23,6 @@ def one_error(text: str, **kw: object) -> Diagnostic:
     return diags[0]
 
 
-def where(d: Diagnostic) -> str:
-    return str(d.span)
-
-
 def assert_rendered(d: Diagnostic) -> None:
     """The rendered diagnostic shows its source line and a caret under the column."""
     text = d.render()

@@ -104,7 +104,7 @@ TERMINALS = {
 }
 
 
-def test_grammar_has_no_lalr_conflicts(caplog: object) -> None:
+def test_grammar_has_no_lalr_conflicts() -> None:
     records: list[str] = []
 
     class Grab(logging.Handler):

@@ -44,6 +44,7 @@ class SpecTransformer(PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
     # ------------------------------------------------------------ the file
 
     def start(self, meta: Any, children: list[Any]) -> Spec:
+        """The whole file."""
         clusters = [c for c in children if isinstance(c, Cluster)]
         for extra in clusters[1:]:
             self.error(extra.span, f"a second cluster block ({extra.name}); a file has at most one")

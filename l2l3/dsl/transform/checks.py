@@ -36,40 +36,51 @@ class CheckRules(TransformerBase):
     # ------------------------------------------------------------ checks
 
     def ep_pod(self, meta: Any, children: list[Token]) -> PodRef:
+        """Endpoint ``NODE/POD``."""
         node, _, pod = str(children[0]).partition("/")
         return PodRef(node=node, pod=pod)
 
     def ep_node(self, meta: Any, children: list[Token]) -> NodeRef:
+        """Endpoint ``node NODE``: the node's stack."""
         return NodeRef(node=str(children[0]))
 
     def ep_namespace(self, meta: Any, children: list[Token]) -> NamespaceRef:
+        """Endpoint ``namespace NS``."""
         return NamespaceRef(namespace=str(children[0]))
 
     def ep_pods(self, meta: Any, children: list[Token]) -> LabelRef:
+        """Endpoint ``pods K=V[,K=V]``."""
         return LabelRef(labels=self.labels(children))
 
     def ep_external(self, meta: Any, children: list[Token]) -> ExternalRef:
+        """Endpoint ``external NAME``."""
         return ExternalRef(name=str(children[0]))
 
     def ep_address(self, meta: Any, children: list[Token]) -> AddressRef:
+        """Endpoint ``IP`` or ``CIDR``: an address literal."""
         tok = children[0]
         if tok.type == "CIDR":
             return AddressRef(prefix=self.network(tok))
         return AddressRef(prefix=IPv4Network(self.ip(tok)))
 
     def mod_proto(self, meta: Any, children: list[Any]) -> Mod:
+        """Header modifier ``tcp|udp|icmp``."""
         return Mod("proto", children[0], meta_token(meta, str(children[0])))
 
     def mod_port(self, meta: Any, children: list[Token]) -> Mod:
+        """Header modifier ``port N``."""
         return Mod("port", self.port(children[0]), children[0])
 
     def mod_via_mac(self, meta: Any, children: list[Any]) -> Mod:
+        """Reach modifier ``via mac``."""
         return Mod("via mac", True, meta_token(meta, "via"))
 
     def mod_with_nat(self, meta: Any, children: list[Any]) -> Mod:
+        """Reach modifier ``with nat``."""
         return Mod("nat", NatMode.WITH, meta_token(meta, "with"))
 
     def mod_without_nat(self, meta: Any, children: list[Any]) -> Mod:
+        """Reach modifier ``without nat``."""
         return Mod("nat", NatMode.WITHOUT, meta_token(meta, "without"))
 
     def _mods(self, mods: list[Mod], what: str) -> dict[str, Any]:
@@ -93,6 +104,7 @@ class CheckRules(TransformerBase):
         return Headers(proto=found.get("proto"), port=found.get("port"))
 
     def reach(self, meta: Any, children: list[Any], negated: bool = False) -> Reach:
+        """``reach A -> B [MODS]`` (and, ``negated``, ``no reach``)."""
         src, dst, *mods = children
         found = self._mods(mods, "no reach" if negated else "reach")
         return Reach(
@@ -105,23 +117,29 @@ class CheckRules(TransformerBase):
         )
 
     def no_reach(self, meta: Any, children: list[Any]) -> Reach:
+        """``no reach A -> B [MODS]``."""
         return self.reach(meta, children, negated=True)
 
     def isolated(self, meta: Any, children: list[Any]) -> Isolated:
+        """``isolated A <-> B [MODS]``."""
         a, b, *mods = children
         return Isolated(a=a, b=b, headers=self._headers(self._mods(mods, "isolated")))
 
     def nat_as(self, meta: Any, children: list[Any]) -> NatAs:
+        """``nat A -> B [MODS] as IP [MODS]``."""
         src, dst, *rest = children
         ip_tok = next(c for c in rest if isinstance(c, Token))
         mods = [c for c in rest if isinstance(c, Mod)]
         return NatAs(src=src, dst=dst, ip=self.ip(ip_tok), headers=self._headers(self._mods(mods, "nat")))
 
     def netns_isolation(self, meta: Any, children: list[Any]) -> NetnsIsolation:
+        """``netns-isolation [on NODE]``."""
         return NetnsIsolation(node=str(children[0]) if children[0] is not None else None)
 
     def no_loops(self, meta: Any, children: list[Any]) -> NoLoops:
+        """``no loops``."""
         return NoLoops()
 
     def check(self, meta: Any, children: list[Any]) -> Check:
+        """``check NAME: QUERY``."""
         return Check(name=str(children[0]), query=children[1], span=self.span(meta))

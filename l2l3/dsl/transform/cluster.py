@@ -37,12 +37,15 @@ class ClusterRules(TransformerBase):
     # ------------------------------------------------------------ cluster
 
     def pod_cidr(self, meta: Any, children: list[Any]) -> Opt:
+        """``pod-cidr CIDR``."""
         return Opt("pod-cidr", self.network(children[0]), children[0])
 
     def service_cidr(self, meta: Any, children: list[Any]) -> Opt:
+        """``service-cidr CIDR``."""
         return Opt("service-cidr", self.network(children[0]), children[0])
 
     def cni(self, meta: Any, children: list[Token]) -> Opt:
+        """``cni PROFILE [MODE…] [KEY VALUE]…``: profile words, then option pairs."""
         words = [str(c) for c in children]
         profile = words[:1]
         rest = words[1:]
@@ -60,6 +63,7 @@ class ClusterRules(TransformerBase):
         return Opt("cni", (tuple(profile), pairs), children[0])
 
     def cl_option(self, meta: Any, children: list[Token]) -> tuple[str, str]:
+        """``KEY VALUE`` on its own line of a cluster block: one more profile option."""
         self._check_word(children[0], None)
         self._check_word(children[1], str(children[0]))
         return (str(children[0]), str(children[1]))
@@ -82,6 +86,7 @@ class ClusterRules(TransformerBase):
             self.interface(tok)
 
     def cluster(self, meta: Any, children: list[Any]) -> Cluster:
+        """``cluster NAME { … }``."""
         name = str(children[0])
         opts = self.options([c for c in children[1:] if isinstance(c, Opt)], f"cluster {name}")
         cni, options = opts["cni"].value if "cni" in opts else ((), ())

@@ -61,56 +61,72 @@ class PrimitiveRules(TransformerBase):
     opt_local = opt_rule("local", lambda self, t: self.ip(t))
 
     def opt_ip_bare(self, meta: Any, children: list[Any]) -> Opt:
+        """``ip IP`` of a pod under a profile: no prefix length."""
         tok = children[0]
         return Opt("ip", IPv4Interface(f"{self.ip(tok)}/32"), meta_token(meta, "ip"), bare=True)
 
     def opt_netns(self, meta: Any, children: list[Any]) -> Opt:
+        """Pod option ``netns``."""
         return Opt("mode", StackMode.NETNS, first_token(meta, children))
 
     def opt_no_netns(self, meta: Any, children: list[Any]) -> Opt:
+        """Pod option ``no-netns``."""
         return Opt("mode", StackMode.NO_NETNS, first_token(meta, children))
 
     def opt_host_network(self, meta: Any, children: list[Any]) -> Opt:
+        """Pod option ``host-network``."""
         return Opt("mode", StackMode.HOST_NETWORK, first_token(meta, children))
 
     def opt_labels(self, meta: Any, children: list[Any]) -> Opt:
+        """Pod option ``labels K=V …``."""
         return Opt("labels", children[0], meta_token(meta, "labels"))
 
     def opt_except(self, meta: Any, children: list[Any]) -> Opt:
+        """Option ``except CIDR, …``."""
         return Opt("except", children[0], meta_token(meta, "except"))
 
     def opt_proto(self, meta: Any, children: list[Any]) -> Opt:
+        """Option ``tcp|udp[|icmp]`` (dnat, filter)."""
         return Opt("proto", children[0], meta_token(meta, "proto"))
 
     def label_list(self, meta: Any, children: list[Token]) -> tuple[tuple[str, str], ...]:
+        """``K=V[,] K=V …``."""
         return self.labels(children)
 
     def cidr_list(self, meta: Any, children: list[Token]) -> tuple[IPv4Network, ...]:
+        """``CIDR, CIDR, …`` (networks)."""
         return tuple(self.network(t) for t in children)
 
     def os(self, meta: Any, children: list[Token]) -> OS:
+        """``linux|windows``."""
         return OS(str(children[0]))
 
     def bridge_kind(self, meta: Any, children: list[Token]) -> BridgeKind:
+        """``linux|l2bridge|ovs|macvlan|veth``."""
         return BridgeKind(str(children[0]))
 
     def onoff(self, meta: Any, children: list[Token]) -> bool:
+        """``on|off``."""
         return str(children[0]) == "on"
 
     def action(self, meta: Any, children: list[Token]) -> Action:
+        """``allow|deny``."""
         return Action(str(children[0]))
 
     def proto(self, meta: Any, children: list[Token]) -> Proto:
+        """``tcp|udp|icmp`` (``l4``: ``tcp|udp``)."""
         return Proto[str(children[0]).upper()]
 
     l4 = proto
 
     def direction(self, meta: Any, children: list[Token]) -> str:
+        """``ingress|egress``."""
         return str(children[0])
 
     # ------------------------------------------------------------ underlay
 
     def segment(self, meta: Any, children: list[Any]) -> Segment:
+        """``segment NAME CIDR [gateway IP]``."""
         name, cidr, gw = children
         return Segment(
             name=str(name),
@@ -120,12 +136,14 @@ class PrimitiveRules(TransformerBase):
         )
 
     def external(self, meta: Any, children: list[Any]) -> External:
+        """``external NAME CIDR via SEGMENT``."""
         name, cidr, via = children
         return External(name=str(name), prefix=self.network(cidr), via=str(via), span=self.span(meta))
 
     # ------------------------------------------------------------ node statements
 
     def nic(self, meta: Any, children: list[Any]) -> Nic:
+        """``nic IF ip CIDR [mac MAC] on SEGMENT``."""
         name = str(children[0])
         opts = self.options(children[1:], f"nic {name}")
         ip = self.need(opts, "ip", meta, f"nic {name}", "ip CIDR")
@@ -139,6 +157,7 @@ class PrimitiveRules(TransformerBase):
         )
 
     def bridge(self, meta: Any, children: list[Any]) -> Bridge:
+        """``bridge NAME KIND [ip CIDR] [mac MAC] [uplink IF] [hairpin] [isolated-ports]``."""
         name, kind = str(children[0]), children[1]
         opts = self.options(children[2:], f"bridge {name}")
         return Bridge(
@@ -153,9 +172,11 @@ class PrimitiveRules(TransformerBase):
         )
 
     def pod_block(self, meta: Any, children: list[Any]) -> tuple[Route, ...]:
+        """``{ route … }`` of a pod."""
         return tuple(children)
 
     def pod(self, meta: Any, children: list[Any]) -> Pod:
+        """``pod NAME [ip CIDR|IP] [mac MAC] [on BRIDGE] [netns|no-netns|host-network] [namespace NS] [labels …] [{ … }]``."""
         name = str(children[0])
         block = children[-1]
         opts = self.options(children[1:-1], f"pod {name}")
@@ -174,6 +195,7 @@ class PrimitiveRules(TransformerBase):
         )
 
     def route(self, meta: Any, children: list[Any]) -> Route:
+        """``route CIDR [via IP] [dev IF] [onlink]``."""
         opts = self.options(children[1:], "route")
         if "via" not in opts and "dev" not in opts:
             self.error(self.span(meta), "route needs `via IP` or `dev IF`")
@@ -186,9 +208,11 @@ class PrimitiveRules(TransformerBase):
         )
 
     def masquerade(self, meta: Any, children: list[Any]) -> SourceNat:
+        """``masquerade from CIDR [except CIDR, …] [out IF]``."""
         return self._snat(meta, children, "masquerade")
 
     def snat(self, meta: Any, children: list[Any]) -> SourceNat:
+        """``snat from CIDR to IP [except CIDR, …] [out IF]``."""
         return self._snat(meta, children, "snat")
 
     def _snat(self, meta: Any, children: list[Any], what: str) -> SourceNat:
@@ -205,9 +229,11 @@ class PrimitiveRules(TransformerBase):
         )
 
     def outbound_nat(self, meta: Any, children: list[Any]) -> OutboundNat:
+        """``outbound-nat BRIDGE [except CIDR, …]``."""
         return OutboundNat(bridge=str(children[0]), exceptions=children[1] or (), span=self.span(meta))
 
     def backend(self, meta: Any, children: list[Token]) -> Backend:
+        """A DNAT backend ``IP`` or ``IP:PORT``."""
         tok = children[0]
         if tok.type == "HOSTPORT":
             addr, _, port = str(tok).rpartition(":")
@@ -217,6 +243,7 @@ class PrimitiveRules(TransformerBase):
         return Backend(ip=self.ip(tok))
 
     def dnat(self, meta: Any, children: list[Any]) -> Dnat:
+        """``dnat IP [tcp|udp] [port N] to BACKEND, …``."""
         vip = self.ip(children[0])
         opts = self.options([c for c in children[1:] if isinstance(c, Opt)], "dnat")
         return Dnat(
@@ -228,9 +255,11 @@ class PrimitiveRules(TransformerBase):
         )
 
     def route_to_host(self, meta: Any, children: list[Any]) -> RouteToHost:
+        """``route-to-host BRIDGE CIDR``."""
         return RouteToHost(bridge=str(children[0]), prefix=self.network(children[1]), span=self.span(meta))
 
     def vxlan(self, meta: Any, children: list[Any]) -> Vxlan:
+        """``vxlan IF vni N [port N] local IP [mac MAC] [ip CIDR]``."""
         name = str(children[0])
         opts = self.options(children[1:], f"vxlan {name}")
         vni = self.need(opts, "vni", meta, f"vxlan {name}", "vni N")
@@ -246,23 +275,29 @@ class PrimitiveRules(TransformerBase):
         )
 
     def fdb(self, meta: Any, children: list[Any]) -> Fdb:
+        """``fdb MAC dst IP dev IF``."""
         mac, dst, dev = children
         return Fdb(mac=mac_text(mac), dst=self.ip(dst), dev=str(dev), span=self.span(meta))
 
     def neighbor(self, meta: Any, children: list[Any]) -> Neighbor:
+        """``neighbor IP lladdr MAC dev IF``."""
         ip, mac, dev = children
         return Neighbor(ip=self.ip(ip), mac=mac_text(mac), dev=str(dev), span=self.span(meta))
 
     def proxy_arp(self, meta: Any, children: list[Any]) -> ProxyArp:
+        """``proxy-arp IF``."""
         return ProxyArp(dev=str(children[0]), span=self.span(meta))
 
     def forwarding(self, meta: Any, children: list[Any]) -> Opt:
+        """``forwarding on|off``: a flag of the node."""
         return Opt("forwarding", children[0], meta_token(meta, "forwarding"))
 
     def enforce_policy(self, meta: Any, children: list[Any]) -> Opt:
+        """``enforce-policy on|off``: a flag of the node."""
         return Opt("enforce-policy", children[0], meta_token(meta, "enforce-policy"))
 
     def filter(self, meta: Any, children: list[Any]) -> Filter:
+        """``filter allow|deny [in IF] [out IF] [from CIDR] [to CIDR] [PROTO] [port N]``."""
         opts = self.options(children[1:], "filter")
         return Filter(
             action=children[0],
@@ -278,13 +313,16 @@ class PrimitiveRules(TransformerBase):
     # ------------------------------------------------------------ nodes
 
     def node_short(self, meta: Any, children: list[Any]) -> tuple[IPv4Address, str, IPv4Network]:
+        """``ip IP on SEGMENT subnet CIDR``: the profile shorthand of a node."""
         ip, seg, subnet = children
         return self.ip(ip), str(seg), self.network(subnet)
 
     def node_block(self, meta: Any, children: list[Any]) -> list[Any]:
+        """``{ … }``: the statements of a node."""
         return list(children)
 
     def node(self, meta: Any, children: list[Any]) -> Node:
+        """``node NAME OS [SHORTHAND] [{ … }]``."""
         name, os_, short, body = children
         body = body or []
         by_type: dict[type, list[Any]] = {}
