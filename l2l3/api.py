@@ -22,11 +22,11 @@ from pathlib import Path
 
 from l2l3.checking import Checker, CheckResult, Report, Verdict
 from l2l3.errors import Diagnostic, QueryError
-from l2l3.model.endpoints import resolve
+from l2l3.model.endpoints import resolve, send_address
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.policy import unenforced_policies
-from l2l3.model.simulate import Origin, simulate
+from l2l3.model.simulate import simulate
 from l2l3.model.types import Proto, Query, Spec
 
 __all__ = [
@@ -136,14 +136,7 @@ def trace(
     dst_ip = ip_address(str(dst))
     if not isinstance(dst_ip, IPv4Address):
         raise QueryError("l2l3 models IPv4 only")
-    s = e.src
-    if s is None and e.stack is not None:
-        st = net.stacks[e.stack]
-        r = net.lookup(st, dst_ip)
-        s = st.primary_addr(r.dev) if r is not None else st.primary_addr(next(iter(st.ifaces), ""))
-    if s is None and e.external is not None:
-        ext = net.externals[e.external]
-        s = next((a for a in ext.prefix if net.external_owner(a) == ext.name), ext.prefix.network_address)
+    s = send_address(net, e, dst_ip)
     if s is None:
         raise QueryError(f"{src!r} has no address to send from")
     if proto == Proto.ICMP:
@@ -151,4 +144,4 @@ def trace(
     else:
         sp = 40000 if sport is None else sport
     pkt = Packet(src=s, dst=dst_ip, proto=proto, sport=sp, dport=dport)
-    return simulate(net, Origin(stack=e.stack, pod=e.pod, external=e.external), pkt)
+    return simulate(net, e.origin, pkt)

@@ -1,4 +1,10 @@
-"""Endpoints of queries: what a name in a check stands for, as sender and receiver."""
+"""Endpoints of queries: what a name in a check stands for, as sender and receiver.
+
+This is the one place that resolves names (``n1/web``, ``node n1``,
+``namespace shop``, ``pods app=web``, ``external web``, an address literal)
+and says which addresses an endpoint sends from. The checker, the API's
+``trace``, the kernel probes and the tests all use it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 from l2l3.errors import QueryError
 from l2l3.model.network import Network
 from l2l3.model.policy import labels_match
+from l2l3.model.simulate import Origin
 from l2l3.model.types import (
     AddressRef,
     EndpointRef,
@@ -25,9 +32,11 @@ class Endpoint:
     """One sender/receiver.
 
     As a sender: ``stack`` (or ``external``) sends, as process of ``pod`` if
-    set, from address ``src`` (None: the stack picks by route). As a
-    receiver: a packet counts when delivered into ``stack`` (or ``external``);
-    for an address endpoint, when sent to ``prefix`` and delivered anywhere.
+    set, from address ``src`` (None: a stack picks the address of the
+    interface its route leaves by; an external any address it owns, inside
+    ``prefix`` when one is given). As a receiver: a packet counts when
+    delivered into ``stack`` (or ``external``); for an address endpoint,
+    when sent to ``prefix`` and delivered anywhere.
     """
 
     label: str
@@ -41,18 +50,44 @@ class Endpoint:
 
     @property
     def key(self) -> tuple[object, ...]:
-        """Equal for two endpoints that are the same one (a pair of them is skipped)."""
+        """Equal for two endpoints that are the same one (a self pair)."""
         return (self.stack, self.pod, self.external, self.prefix)
 
     def same_as(self, other: Endpoint) -> bool:
+        """Whether ``other`` is this very endpoint."""
         return self.key == other.key
 
+    @property
+    def origin(self) -> Origin:
+        """Who sends, for the simulator and the engine."""
+        return Origin(stack=self.stack, pod=self.pod, external=self.external)
 
-def _pod_endpoint(net: Network, pid: str) -> Endpoint:
+    @property
+    def place(self) -> str | None:
+        """The receiving place id (a stack id or ``external NAME``); None for an address literal."""
+        if self.stack is not None and self.prefix is None:
+            return self.stack
+        if self.external is not None and self.prefix is None:
+            return f"external {self.external}"
+        return None
+
+
+def single(ref: EndpointRef) -> bool:
+    """Whether the form of ``ref`` names exactly one endpoint (a pod, a node, an external).
+
+    A pair of such an endpoint with itself is checked (a packet to one's own
+    address is delivered locally); set forms (namespaces, labels, ranges)
+    leave their self pairs out and say so.
+    """
+    return isinstance(ref, PodRef | NodeRef | ExternalRef)
+
+
+def pod_endpoint(net: Network, pid: str) -> Endpoint:
+    """The endpoint of pod ``pid`` ("NODE/POD"), memoised on the network."""
     hit = net.endpoint_cache.get(pid)
     if hit is None:
         hit = net.endpoint_cache[pid] = _make_pod_endpoint(net, pid)
-    return hit  # type: ignore[return-value]
+    return hit
 
 
 def _make_pod_endpoint(net: Network, pid: str) -> Endpoint:
@@ -70,33 +105,64 @@ def _first_addr(net: Network, stack: str) -> IPv4Address | None:
     return None
 
 
+def send_address(net: Network, ep: Endpoint, dst: IPv4Address) -> IPv4Address | None:
+    """The source address ``ep`` writes into a packet to ``dst`` when nothing binds one.
+
+    A fixed ``src`` (a pod's own address) wins; a stack takes the primary
+    address of the device its route to ``dst`` leaves by (its first address
+    when no route matches); an external its first owned host address
+    (inside ``prefix`` when given). None when the endpoint has no address at all.
+    """
+    if ep.src is not None:
+        return ep.src
+    if ep.stack is not None:
+        st = net.stacks[ep.stack]
+        r = net.lookup(st, dst)
+        a = st.primary_addr(r.dev) if r is not None else None
+        return a or _first_addr(net, ep.stack)
+    if ep.external is not None:
+        return _first_owned_host(net, ep.external, ep.prefix)
+    return None
+
+
+def _first_owned_host(net: Network, name: str, within: IPv4Network | None) -> IPv4Address:
+    e = net.externals[name]
+    space = within if within is not None and within.subnet_of(e.prefix) else e.prefix
+    if space.prefixlen >= 31:
+        return space.network_address
+    return next((a for a in space.hosts() if net.external_owner(a) == name), space.network_address)
+
+
+def external_address(net: Network, name: str, within: IPv4Network | None = None) -> IPv4Address:
+    """A typical address external ``name`` owns (inside ``within`` when given)."""
+    e = net.externals[name]
+    space = within if within is not None and within.subnet_of(e.prefix) else e.prefix
+    return next((a for a in _sample(space) if net.external_owner(a) == e.name), space.network_address)
+
+
 def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
-    """Every endpoint ``ref`` stands for (sorted, stable)."""
+    """Every endpoint ``ref`` stands for (sorted, stable); QueryError for unknown names."""
     if isinstance(ref, PodRef):
         pid = f"{ref.node}/{ref.pod}"
         if pid not in net.pods:
             raise QueryError(f"no pod {pid}")
-        return [_pod_endpoint(net, pid)]
+        return [pod_endpoint(net, pid)]
     if isinstance(ref, NodeRef):
         if ref.node not in net.stacks or net.stacks[ref.node].kind != "node":
             raise QueryError(f"no node {ref.node}")
         return [Endpoint(f"node {ref.node}", stack=ref.node, address=_first_addr(net, ref.node))]
     if isinstance(ref, NamespaceRef):
-        return [_pod_endpoint(net, p) for p in net.pods_in_namespace(ref.namespace)]
+        return [pod_endpoint(net, p) for p in net.pods_in_namespace(ref.namespace)]
     if isinstance(ref, LabelRef):
         pods = [p for p, i in net.pods.items() if labels_match(ref.labels, i.pod)]
-        return [_pod_endpoint(net, p) for p in sorted(pods)]
+        return [pod_endpoint(net, p) for p in sorted(pods)]
     if isinstance(ref, ExternalRef):
         if ref.name not in net.externals:
             raise QueryError(f"no external {ref.name}")
-        e = net.externals[ref.name]
-        addr = next(
-            (a for a in _sample(e.prefix) if net.external_owner(a) == e.name),
-            e.prefix.network_address,
-        )
-        return [Endpoint(f"external {e.name}", external=e.name, address=addr)]
+        addr = external_address(net, ref.name)
+        return [Endpoint(f"external {ref.name}", external=ref.name, address=addr)]
     if isinstance(ref, AddressRef):
-        return _address_endpoints(net, ref)
+        return _address_senders(net, ref)
     raise QueryError(f"unknown endpoint {ref!r}")
 
 
@@ -107,30 +173,37 @@ def _sample(prefix: IPv4Network) -> list[IPv4Address]:
     return [IPv4Address(x) for x in picks if IPv4Address(x) in prefix]
 
 
-def _address_endpoints(net: Network, ref: AddressRef) -> list[Endpoint]:
-    """As a receiver, the prefix; as a sender, whoever owns addresses in it."""
+def _address_senders(net: Network, ref: AddressRef) -> list[Endpoint]:
+    """Whoever owns addresses in the prefix; else the external that owns it.
+
+    A source address that no stack and no external owns cannot send: that
+    is an input error (LANGUAGE.md section 4), not an empty set.
+    """
     out: list[Endpoint] = []
     for ip, ifaces in sorted(net.owners.items()):
         if ip not in ref.prefix:
             continue
         i = ifaces[0]
         out.append(Endpoint(str(ip), stack=i.stack, pod=i.pod, src=ip, prefix=ref.prefix, address=ip))
-    if not out:
-        ext = net.external_owner(ref.prefix.network_address)
-        out.append(
-            Endpoint(
-                str(ref),
-                external=ext,
-                src=ref.prefix.network_address if ref.prefix.prefixlen == 32 else None,
-                prefix=ref.prefix,
-                address=ref.prefix.network_address,
-            )
+    if out:
+        return out
+    ext = net.external_owner(ref.prefix.network_address)
+    if ext is None:
+        raise QueryError(f"no stack and no external owns {ref}, so it cannot be a source")
+    one = ref.prefix.prefixlen == 32
+    return [
+        Endpoint(
+            str(ref),
+            external=ext,
+            src=ref.prefix.network_address if one else None,
+            prefix=ref.prefix,
+            address=ref.prefix.network_address,
         )
-    # as a receiver an address range is one destination
-    return out
+    ]
 
 
 def as_destination(net: Network, ref: EndpointRef) -> list[Endpoint]:
+    """Every receiver ``ref`` stands for; an address range is one destination."""
     if isinstance(ref, AddressRef):
         return [Endpoint(str(ref), prefix=ref.prefix, address=ref.prefix.network_address)]
     return resolve(net, ref)

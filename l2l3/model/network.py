@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -41,6 +42,10 @@ from l2l3.model.types import (
     StackMode,
     Vxlan,
 )
+
+if TYPE_CHECKING:
+    from l2l3.model.endpoints import Endpoint
+    from l2l3.model.policy import CompiledRule
 
 
 def switch_name(sw: str) -> str:
@@ -202,14 +207,14 @@ class Network:
         self.externals = {e.name: e for e in spec.externals}
         self._peers_cache: dict[tuple[str, str], list[Iface]] = {}
         # (pod id, direction) -> compiled allow rules (see model.policy)
-        self.policy_rules: dict[tuple[str, str], object] = {}
-        self.compiled_rules: dict[tuple[int, int], object] = {}
+        self.policy_rules: dict[tuple[str, str], list[CompiledRule] | None] = {}
+        self.compiled_rules: dict[tuple[int, int], CompiledRule] = {}
         # written route (by identity; the spec keeps it alive) -> its EffRoute,
         # for routes that name their device: profiles share one Route object
         # per peer among all nodes, and so do the stacks
         self._eff_routes: dict[int, EffRoute] = {}
         # pod id -> its query endpoint (l2l3.model.endpoints), built on demand
-        self.endpoint_cache: dict[str, object] = {}
+        self.endpoint_cache: dict[str, Endpoint] = {}
         self._by_namespace: dict[str, list[str]] | None = None
         self._build()
 

@@ -67,8 +67,14 @@ class PeerSet:
         return bool(self.blocks) and any(self.contains(a) for a in addrs)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CompiledRule:
+    """One allow rule of one policy, compiled once and shared by every pod it governs.
+
+    Compared and hashed by identity (``eq=False``): memos keyed by a rule
+    hold the rule itself, so a key is never reused by another rule.
+    """
+
     peers: PeerSet
     ports: tuple[PortSpec, ...]  # empty: every port and protocol
     policy: Policy
@@ -122,7 +128,7 @@ def governing_rules(net: Network, info: PodInfo, direction: str) -> list[Compile
     key = (info.id, direction)
     if key not in net.policy_rules:
         net.policy_rules[key] = _governing_rules(net, info, direction)
-    return net.policy_rules[key]  # type: ignore[return-value]
+    return net.policy_rules[key]
 
 
 def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
@@ -158,7 +164,7 @@ def _compiled(net: Network, rule: PolicyRule, policy: Policy) -> CompiledRule:
         hit = net.compiled_rules[key] = CompiledRule(
             compile_peers(net, rule, policy), rule.ports, policy, rule.span or policy.span
         )
-    return hit  # type: ignore[return-value]
+    return hit
 
 
 def policy_verdict(

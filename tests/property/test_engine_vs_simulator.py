@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from hypothesis import given
 
+from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Packet
 from l2l3.model.simulate import Origin, simulate
-from l2l3.model.types import Proto, StackMode
-from l2l3.solver.encode import TRUE, ip_const
+from l2l3.model.types import NatMode, Proto, StackMode
 from l2l3.solver.engine import Engine
 from tests.property.netgen import header_domain, networks, rich_networks
 
@@ -43,6 +43,7 @@ def _sim_outcomes(net: Network, stack: str, pod: str):  # type: ignore[no-untype
 
 @given(networks() | rich_networks())
 def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # type: ignore[no-untyped-def]
+    """For every goal form a query builds, the engine finds a packet iff the simulator does."""
     net = Network(spec)
     eng = Engine(net)
     STATS["networks"] += 1
@@ -50,55 +51,26 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # t
     for stack, pod in _senders(net):
         traces = _sim_outcomes(net, stack, pod)
         src = net.pods[pod].pod.ip.ip  # type: ignore[union-attr]
+        origin, space = Origin(stack=stack, pod=pod), PacketSpace(src=src)
         for target in targets:
             if target == stack:
                 continue
             STATS["pairs"] += 1
-            delivered = [
-                t for t in traces if t.disposition is Disposition.DELIVERED and t.delivered_to == target
+            there = frozenset({target})
+            arrived = {t.final.src for t in traces if Goal(receivers=there).met_by(t) and t.final}
+            goals = [
+                Goal(receivers=there),
+                Goal(receivers=there, via_mac=True),
+                Goal(receivers=there, nat=NatMode.WITH),
+                Goal(receivers=there, nat=NatMode.WITHOUT),
+                # every arriving source the simulator sees, the engine finds too, and no other
+                *[Goal(receivers=there, src_not=frozenset(arrived - {a})) for a in arrived],
+                Goal(receivers=there, src_not=frozenset(arrived)),
             ]
-
-            def hit(leaf, target=target):  # type: ignore[no-untyped-def]
-                ok = leaf.disposition is Disposition.DELIVERED and leaf.to == target
-                return TRUE if ok else None
-
-            found = eng.search(stack=stack, pod=pod, external=None, src=src, constraints=[], goal=hit)
-            assert bool(found) == bool(delivered), (target, found, [str(t.packet) for t in delivered[:3]])
-
-            def hit_l2(leaf, target=target):  # type: ignore[no-untyped-def]
-                ok = (
-                    leaf.disposition is Disposition.DELIVERED
-                    and leaf.to == target
-                    and not leaf.routed
-                    and leaf.sent_macs == (leaf.pkt.smac, leaf.pkt.dmac)
-                )
-                return TRUE if ok else None
-
-            found_l2 = eng.search(stack=stack, pod=pod, external=None, src=src, constraints=[], goal=hit_l2)
-            assert bool(found_l2) == any(t.via_mac for t in delivered), target
-
-            # every source address the simulator sees arrive, the engine finds too, and no other
-            arrived = {t.final.src for t in delivered if t.final is not None}
-            for a in arrived:
-
-                def with_src(leaf, target=target, a=a):  # type: ignore[no-untyped-def]
-                    ok = leaf.disposition is Disposition.DELIVERED and leaf.to == target
-                    return (leaf.pkt.src == ip_const(a)) if ok else None
-
-                assert eng.search(stack=stack, pod=pod, external=None, src=src, constraints=[], goal=with_src)
-            if delivered:
-
-                def other_src(leaf, target=target, arrived=arrived):  # type: ignore[no-untyped-def]
-                    ok = leaf.disposition is Disposition.DELIVERED and leaf.to == target
-                    if not ok:
-                        return None
-                    from z3 import And
-
-                    return And([leaf.pkt.src != ip_const(a) for a in arrived])
-
-                assert not eng.search(
-                    stack=stack, pod=pod, external=None, src=src, constraints=[], goal=other_src
-                )
+            for goal in goals:
+                found = eng.search(origin, goal, space)
+                expected = [t for t in traces if goal.met_by(t)]
+                assert (found is not None) == bool(expected), (target, goal, found, expected[:1])
 
 
 @given(networks() | rich_networks())
@@ -110,11 +82,6 @@ def test_engine_and_simulator_agree_on_loops(spec) -> None:  # type: ignore[no-u
         looped = any(t.disposition is Disposition.LOOPED for t in traces)
         src = net.pods[pod].pod.ip.ip  # type: ignore[union-attr]
         found = eng.search(
-            stack=stack,
-            pod=pod,
-            external=None,
-            src=src,
-            constraints=[],
-            goal=lambda leaf: TRUE if leaf.disposition is Disposition.LOOPED else None,
+            Origin(stack=stack, pod=pod), Goal(disposition=Disposition.LOOPED), PacketSpace(src=src)
         )
-        assert bool(found) == looped
+        assert (found is not None) == looped

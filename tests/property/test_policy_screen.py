@@ -1,4 +1,4 @@
-"""The policy screen (Checker._screen) only ever refuses what no packet does.
+"""The policy screen (l2l3.checking.screen) only ever refuses what no packet does.
 
 The screen proves ``no reach`` without a search when a destination's ingress
 policy admits none of the source addresses a packet can arrive with. Here,
@@ -12,11 +12,11 @@ from __future__ import annotations
 from hypothesis import given
 
 from l2l3.checking import Checker
-from l2l3.model.endpoints import _pod_endpoint
+from l2l3.model.endpoints import pod_endpoint
+from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition
 from l2l3.model.types import StackMode
-from l2l3.solver.encode import TRUE
 from tests.property.netgen import rich_networks
 from tests.property.test_engine_vs_simulator import _sim_outcomes
 
@@ -28,7 +28,7 @@ def test_screen_refuses_only_pairs_nothing_connects(spec) -> None:  # type: igno
     net = Network(spec)
     checker = Checker(net)
     pods = sorted(p for p, i in net.pods.items() if i.pod.mode is not StackMode.HOST_NETWORK)
-    ends = {p: _pod_endpoint(net, p) for p in pods}
+    ends = {p: pod_endpoint(net, p) for p in pods}
     for a in pods:
         traces = None
         for b in pods:
@@ -36,7 +36,7 @@ def test_screen_refuses_only_pairs_nothing_connects(spec) -> None:  # type: igno
                 continue
             SEEN["pairs"] += 1
             s, d = ends[a], ends[b]
-            if not checker._screen([s], [d]):
+            if not checker.screen.refused([s], [d]):
                 continue
             SEEN["refused"] += 1
             if traces is None:
@@ -44,14 +44,11 @@ def test_screen_refuses_only_pairs_nothing_connects(spec) -> None:  # type: igno
             got = [t for t in traces if t.disposition is Disposition.DELIVERED and t.delivered_to == d.stack]
             assert not got, f"screen refused {a} -> {b}, but the simulator delivers {got[0].packet}"
 
-            def hit(leaf, d=d):  # type: ignore[no-untyped-def]
-                ok = leaf.disposition is Disposition.DELIVERED and leaf.to == d.stack
-                return TRUE if ok else None
-
+            assert d.stack is not None
             found = checker.engine.search(
-                stack=s.stack, pod=a, external=None, src=s.src, constraints=[], goal=hit
+                s.origin, Goal(receivers=frozenset({d.stack})), PacketSpace(src=s.src)
             )
-            assert not found, f"screen refused {a} -> {b}, but the engine finds {found[0].packet}"
+            assert found is None, f"screen refused {a} -> {b}, but the engine finds {found.packet}"
 
 
 def test_screen_was_exercised() -> None:

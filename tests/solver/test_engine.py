@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import l2l3
 from l2l3.checking import Checker, Verdict
+from l2l3.checking.plan import preimage
 from l2l3.errors import ReplayMismatch
 from l2l3.model.types import NamespaceRef, PodRef, Reach
 from l2l3.solver.encode import in_any, in_prefix, ip_const, one_of
@@ -92,7 +93,7 @@ def test_a_search_cut_short_is_unknown_never_holds() -> None:
 
 def test_the_destination_preimage_includes_vips_that_land_there() -> None:
     net = l2l3.Network(l2l3.loads(SPEC))
-    pre = Checker(net)._preimage({"b/y"})
+    pre = preimage(net, {"b/y"})
     assert IPv4Address("10.96.0.1") in pre and IPv4Address("10.244.2.2") in pre
 
 

@@ -1,0 +1,119 @@
+"""Goals and packet spaces: what a search asks for, as plain data.
+
+A query becomes searches. Each search ranges over a :class:`PacketSpace`
+(the initial packets a sender may send) and looks for a path whose end meets
+a :class:`Goal`. A goal has one meaning and three evaluators that must agree:
+
+- :meth:`Goal.met_by` on a simulator :class:`~l2l3.model.packet.Trace` (here,
+  the reference);
+- ``l2l3.solver.goal.leaf_condition`` as a z3 condition over a symbolic leaf;
+- ``l2l3.kernel.verdict`` on what a kernel probe observed.
+
+>>> from l2l3.model.packet import Disposition
+>>> Goal(receivers=frozenset({"n1/web"}), via_mac=True).describe()
+'delivered into n1/web via mac'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from l2l3.model.packet import Disposition, Trace
+from l2l3.model.types import NatMode, Proto
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Goal:
+    """A fate the path of one packet must end in (all fields ANDed).
+
+    ``disposition``: how the path ends (``DELIVERED`` or ``LOOPED``).
+    ``receivers``: the places it must be delivered into — stack ids
+    (``node``, ``node/pod``) or ``external NAME``; None means any receiver
+    (an address-literal destination counts wherever it is delivered).
+    ``bypassing``: the receiver's own interface the packet must *not* have
+    entered by (netns-isolation: a delivery into a pod's stack that did not
+    pass its endpoint). ``via_mac``: never routed, and it arrives with the
+    MACs its sender wrote. ``nat``: whether some rule rewrote an address on
+    the way. ``src_not``: the source it arrives with is none of these.
+    """
+
+    disposition: Disposition = Disposition.DELIVERED
+    receivers: frozenset[str] | None = None
+    bypassing: str | None = None
+    via_mac: bool = False
+    nat: NatMode = NatMode.ANY
+    src_not: frozenset[IPv4Address] = frozenset()
+
+    def met_by(self, t: Trace) -> bool:
+        """Whether the concrete trace ``t`` meets this goal (the reference meaning)."""
+        if t.disposition is not self.disposition:
+            return False
+        if self.disposition is not Disposition.DELIVERED:
+            return True
+        if self.receivers is not None and t.delivered_to not in self.receivers:
+            return False
+        if self.bypassing is not None and t.entered_by == self.bypassing:
+            return False
+        if self.via_mac and not t.via_mac:
+            return False
+        if self.nat is NatMode.WITH and not t.nat:
+            return False
+        if self.nat is NatMode.WITHOUT and t.nat:
+            return False
+        return not (self.src_not and (t.final is None or t.final.src in self.src_not))
+
+    def describe(self) -> str:
+        """One line for explanations and error messages."""
+        if self.disposition is not Disposition.DELIVERED:
+            return self.disposition.value
+        where = "anywhere" if self.receivers is None else " or ".join(sorted(self.receivers))
+        parts = [f"delivered into {where}"]
+        if self.bypassing:
+            parts.append(f"not through {self.bypassing}")
+        if self.via_mac:
+            parts.append("via mac")
+        if self.nat is not NatMode.ANY:
+            parts.append(self.nat.value)
+        if self.src_not:
+            parts.append("from a source other than " + ", ".join(map(str, sorted(self.src_not))))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketSpace:
+    """The initial packets a search ranges over (fields ANDed; None: any).
+
+    ``src`` fixes the source address; ``srcs`` lets it be any of several
+    (a class of alike senders, one address each); with neither, a stack
+    picks the address of the interface its route leaves by and an external
+    sends from any address it owns (inside ``src_prefix`` when given). ``dst``, ``dst_in`` and ``dst_prefix``
+    restrict the destination as written by the sender.
+    """
+
+    proto: Proto | None = None
+    dport: int | None = None
+    src: IPv4Address | None = None
+    srcs: frozenset[IPv4Address] | None = None
+    src_prefix: IPv4Network | None = None
+    dst: IPv4Address | None = None
+    dst_in: frozenset[IPv4Address] | None = None
+    dst_prefix: IPv4Network | None = None
+
+    def admits(self, src: IPv4Address, dst: IPv4Address, proto: Proto, dport: int) -> bool:
+        """Whether a concrete initial packet lies in this space (for replays and tests)."""
+        if self.proto is not None and proto is not self.proto:
+            return False
+        if self.dport is not None and (proto is Proto.ICMP or dport != self.dport):
+            return False
+        if self.src is not None and src != self.src:
+            return False
+        if self.srcs is not None and src not in self.srcs:
+            return False
+        if self.src_prefix is not None and src not in self.src_prefix:
+            return False
+        if self.dst is not None and dst != self.dst:
+            return False
+        if self.dst_in is not None and dst not in self.dst_in:
+            return False
+        return not (self.dst_prefix is not None and dst not in self.dst_prefix)

@@ -1,0 +1,192 @@
+"""The engine's shared core: symbolic packets, leaves, the solver plumbing.
+
+:class:`Core` holds what every forwarding stage needs — the network, the z3
+solver with its ``_assume`` scoping, the header accessors — so the stages can
+live in their own modules (:mod:`l2l3.solver.l2`, :mod:`l2l3.solver.delivery`)
+and meet again in :class:`l2l3.solver.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address, IPv4Network, collapse_addresses
+
+import z3
+
+from l2l3.model.goal import Goal
+from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack
+from l2l3.model.packet import INITIAL_TTL, Disposition, Outer, Packet
+from l2l3.model.types import Proto
+from l2l3.solver.encode import FALSE, TRUE, Bool, Term, ip_const, val
+
+#: Longest path followed (stack visits + L2 hand-offs).
+MAX_DEPTH = 256
+#: Solver checks one search may make before it answers unknown.
+DEFAULT_BUDGET = 200_000
+
+
+class SolverUnknown(Exception):
+    """z3 answered unknown, or the search budget ran out."""
+
+
+@dataclass(frozen=True, slots=True)
+class SymPkt:
+    src: Term
+    dst: Term
+    proto: Term
+    dport: Term
+    ttl: int = INITIAL_TTL
+    smac: str | None = None
+    dmac: str | None = None
+    outer: Outer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """Where a path ends. ``pkt`` is the header as it arrives (or dies)."""
+
+    disposition: Disposition
+    at: str
+    to: str | None
+    entered_by: str | None
+    routed: bool
+    nat: bool
+    pkt: SymPkt
+    sent_macs: tuple[str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    packet: Packet
+    leaf: Leaf
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    pod: PodInfo | None
+    src_auto: bool
+    seen: tuple[tuple[tuple[str, str | None], SymPkt], ...] = ()
+    routed: bool = False
+    nat: bool = False
+    sent: tuple[str | None, str | None] | None = None
+
+
+class _Stop(Exception):
+    """Raised inside a search once it has found what it looks for."""
+
+
+def _minimal(prefixes: list[IPv4Network]) -> list[IPv4Network]:
+    """Drop prefixes contained in another of the list (they add nothing to a union)."""
+    out: list[IPv4Network] = []
+    for p in sorted(set(prefixes), key=lambda n: n.prefixlen):
+        if not any(p.subnet_of(q) for q in out):
+            out.append(p)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _collapsed(ips: frozenset[IPv4Address]) -> tuple[IPv4Network, ...]:
+    return tuple(collapse_addresses(IPv4Network(a) for a in ips))
+
+
+def _concrete(t: Term) -> int | None:
+    s = z3.simplify(t)
+    return s.as_long() if z3.is_bv_value(s) else None
+
+
+class Core:
+    """The network, the solver and the header accessors every stage uses."""
+
+    net: Network
+    s: z3.Solver
+    budget: int
+    timeout_ms: int
+    checks: int
+    goal: Goal
+
+    def _new_solver(self) -> z3.Solver:
+        s = z3.SolverFor("QF_BV")
+        s.set("timeout", self.timeout_ms)
+        s.set("random_seed", 0)
+        return s
+
+    def _check(self) -> bool:
+        self.checks += 1
+        if self.checks > self.budget:
+            raise SolverUnknown(f"search budget of {self.budget} solver checks exhausted")
+        r = self.s.check()
+        if r == z3.unknown:
+            raise SolverUnknown(f"z3: {self.s.reason_unknown()}")
+        return bool(r == z3.sat)
+
+    @contextmanager
+    def _assume(self, cond: Bool) -> Iterator[bool]:
+        if cond is TRUE:
+            yield True
+            return
+        if cond is not FALSE:
+            cond = z3.simplify(cond)
+        if cond is FALSE or z3.is_false(cond):
+            yield False
+            return
+        self.s.push()
+        try:
+            self.s.add(cond)
+            yield True if z3.is_true(cond) else self._check()
+        finally:
+            self.s.pop()
+
+    def _end(
+        self, ctx: _Ctx, pkt: SymPkt, disp: Disposition, at: str, to: str | None = None, by: str | None = None
+    ) -> None:
+        self._leaf(Leaf(disp, at, to, by, ctx.routed, ctx.nat, pkt, ctx.sent or (None, None)))
+
+    def _leaf(self, leaf: Leaf) -> None:
+        raise NotImplementedError  # the engine records leaves that meet its goal
+
+    # stages other modules call back into (defined by Engine)
+    def _receive(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
+        raise NotImplementedError
+
+    def _egress(self, st: Stack, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
+        raise NotImplementedError
+
+    def _route_cases(self, st: Stack, dst: Term) -> list[tuple[EffRoute | None, Bool]]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ headers
+
+    @staticmethod
+    def _l3(p: SymPkt) -> tuple[Term, Term, Term, Term, int]:
+        if p.outer is not None:
+            o = p.outer
+            return ip_const(o.src), ip_const(o.dst), val(int(Proto.UDP), 8), val(o.dport, 16), o.ttl
+        return p.src, p.dst, p.proto, p.dport, p.ttl
+
+    @staticmethod
+    def _set_l3(p: SymPkt, **kw: object) -> SymPkt:
+        if p.outer is not None:
+            conv: dict[str, object] = {}
+            for k, v in kw.items():
+                if k in ("src", "dst"):
+                    c = _concrete(v)  # type: ignore[arg-type]
+                    assert c is not None, "outer header stays concrete"
+                    conv[k] = IPv4Address(c)
+                elif k == "dport":
+                    c = _concrete(v)  # type: ignore[arg-type]
+                    assert c is not None
+                    conv[k] = c
+                else:
+                    conv[k] = v
+            return replace(p, outer=replace(p.outer, **conv))  # type: ignore[arg-type]
+        return replace(p, **kw)  # type: ignore[arg-type]
+
+    def _set_l2(self, p: SymPkt, smac: str, dmac: str) -> SymPkt:
+        return self._set_l3(p, smac=smac, dmac=dmac)
+
+    @staticmethod
+    def _macs(p: SymPkt) -> tuple[str | None, str | None]:
+        return (p.outer.smac, p.outer.dmac) if p.outer is not None else (p.smac, p.dmac)

@@ -1,0 +1,89 @@
+"""Delivery in the symbolic engine: NetworkPolicy at the receiving stack or external."""
+
+from __future__ import annotations
+
+from l2l3.model.network import Iface, PodInfo, Stack
+from l2l3.model.packet import Disposition
+from l2l3.model.policy import CompiledRule, PeerSet, governing_rules
+from l2l3.model.types import PortSpec, Proto
+from l2l3.solver.core import Core, SymPkt, _collapsed, _Ctx
+from l2l3.solver.encode import TRUE, Bool, Term, conj, disj, in_any, in_prefix, neg, proto_is, val
+
+
+class Delivery(Core):
+    """The last step: policy admits the packet (delivered) or not (dropped)."""
+
+    _policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]]
+
+    def _peers(self, ps: PeerSet, x: Term) -> Bool:
+        if ps.any:
+            return TRUE
+        # address sets become their fewest covering prefixes: a namespace's
+        # pods usually sit in a few ranges, so the formula stays small
+        parts = [in_any(x, _collapsed(ps.ips))] + [
+            conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks
+        ]
+        return disj(parts)
+
+    @staticmethod
+    def _ports(ports: tuple[PortSpec, ...], proto: Term, dport: Term) -> Bool:
+        if not ports:
+            return TRUE
+        return disj(
+            [
+                conj(proto_is(proto, ps.proto))
+                if ps.port is None
+                else conj(
+                    proto_is(proto, ps.proto), neg(proto_is(proto, Proto.ICMP)), dport == val(ps.port, 16)
+                )
+                for ps in ports
+            ]
+        )
+
+    def _rules_allow(self, rules: list[CompiledRule] | None, peer: Term, pkt: SymPkt) -> Bool:
+        if rules is None:
+            return TRUE
+        return disj(
+            conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules
+        )
+
+    def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
+        key = (
+            ctx.pod.id if ctx.pod else "",
+            receiver.id if receiver else "",
+            pkt.src.get_id(),
+            pkt.dst.get_id(),
+            pkt.proto.get_id() * 100003 + pkt.dport.get_id(),
+        )
+        hit = self._policy_cache.get(key)
+        if hit is None:
+            hit = self._policy_cache[key] = (pkt, self._policy_uncached(ctx, receiver, pkt))
+        return hit[1]
+
+    def _policy_uncached(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
+        parts = []
+        if ctx.pod is not None:
+            parts.append(self._rules_allow(governing_rules(self.net, ctx.pod, "egress"), pkt.dst, pkt))
+        if receiver is not None:
+            parts.append(self._rules_allow(governing_rules(self.net, receiver, "ingress"), pkt.src, pkt))
+        return conj(*parts)
+
+    def _deliver(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx) -> None:
+        receiver = self.net.pods[iface.pod] if iface is not None and iface.pod is not None else None
+        allow = self._policy(ctx, receiver, pkt)
+        with self._assume(neg(allow)) as ok:
+            if ok:
+                self._end(ctx, pkt, Disposition.DROPPED, st.id)
+        with self._assume(allow) as ok:
+            if ok:
+                self._end(ctx, pkt, Disposition.DELIVERED, st.id, st.id, iface.name if iface else None)
+
+    def _deliver_external(self, name: str, pkt: SymPkt, ctx: _Ctx) -> None:
+        allow = self._policy(ctx, None, pkt)
+        at = f"external {name}"
+        with self._assume(neg(allow)) as ok:
+            if ok:
+                self._end(ctx, pkt, Disposition.DROPPED, at)
+        with self._assume(allow) as ok:
+            if ok:
+                self._end(ctx, pkt, Disposition.DELIVERED, at, at, None)
