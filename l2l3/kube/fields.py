@@ -206,7 +206,10 @@ class R:
         raise Invalid(self.loc.diag(path, message, key=key))
 
     def expected(self, path: Path, v: Any, what: str) -> NoReturn:
-        self.fail(path, f"{dotted(path)}: expected {what}, found {found(v)}")
+        hint = ""
+        if isinstance(v, bool | ScalarBoolean | int | float) and "string" in what:
+            hint = " (quote it: unquoted, YAML reads yes/no/on/off/y/n as true/false and digits as a number)"
+        self.fail(path, f"{dotted(path)}: expected {what}, found {found(v)}{hint}")
 
     def note(self, path: Path, message: str, code: str) -> None:
         self.sink.note(self.loc.span(path), message, code)

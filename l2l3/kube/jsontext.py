@@ -224,6 +224,8 @@ def json_error(doc: JsonDoc, text: str, e: Exception, off: int | None = None) ->
         pos, msg = e.pos, f"not valid JSON: {e.msg}"
     else:
         pos, msg = (off or 0), "not readable JSON: nested too deeply"
+    if pos >= len(text.rstrip()):  # at the end of the text: show its last line
+        pos = len(text.rstrip())
     line = text.count("\n", 0, pos) + 1
     col = pos - text.rfind("\n", 0, pos)
     fline, fcol = doc.place(line, col)
@@ -239,8 +241,9 @@ def json_error(doc: JsonDoc, text: str, e: Exception, off: int | None = None) ->
 def _value(text: str, i: int) -> tuple[Any, int]:
     try:
         return _scan_once(text, i)
-    except StopIteration:
-        raise json.JSONDecodeError("Expecting value", text, i) from None
+    except StopIteration as e:
+        at = e.value if isinstance(e.value, int) else i
+        raise json.JSONDecodeError("Expecting value", text, at) from None
 
 
 def _expect(text: str, i: int, chars: str, what: str) -> int:

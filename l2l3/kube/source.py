@@ -261,6 +261,10 @@ def yaml_documents(text: str, file: str) -> Iterator[tuple[Any, YamlLoc]]:
             msg, mark = _yaml_problem(e)
             line = mark.line + 1 if mark is not None else lines.document_line(index)
             col = mark.column + 1 if mark is not None else 1
+            if not lines.line(line).strip():  # at the end of the text: show its last line
+                back = text.rstrip()
+                line = back.count("\n") + 1
+                col = len(back) - back.rfind("\n")
             raise KubeError(
                 [Diagnostic(file=file, line=line, col=col, message=msg, line_text=lines.line(line))]
             ) from None
