@@ -5,26 +5,120 @@ Exit status (``l2l3 check``):
     1  at least one check is violated
     2  the input is invalid (nothing was checked), or the command line is wrong
     3  at least one check is unknown (a limit was hit) and none is violated
-    4  internal error: l2l3 contradicted itself (please report it)
+    4  internal error: l2l3 contradicted itself or crashed (please report it)
+  141  standard output was closed early (``l2l3 … | head``); nothing more is said
+
+An internal error prints one line on standard error and no traceback; set
+``L2L3_DEBUG=1`` to let the exception (and its traceback) through.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import select
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
+import traceback
+from collections.abc import Callable, Sequence
+from ipaddress import AddressValueError, IPv4Address
+from typing import Any, NoReturn
 
 from l2l3 import api
-from l2l3.errors import L2L3Error, ReplayMismatch, SpecError
+from l2l3.errors import L2L3Error, QueryError, ReplayMismatch, SpecError
 from l2l3.model.types import Proto
+
+#: Exit status of an internal error (a bug in l2l3, never in the input).
+EXIT_INTERNAL = 4
+#: Exit status when standard output is a pipe whose reader went away (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors exit 2, as argparse does
         self.print_usage(sys.stderr)
-        self.exit(2, f"l2l3: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# ---------------------------------------------------------------- argument types
+#
+# Each raises argparse.ArgumentTypeError, so argparse reports a bad value as
+# ``l2l3 SUBCOMMAND: error: argument --OPTION: MESSAGE`` and exits 2.
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_MAX_DIGITS = 30  # far beyond any bound below; keeps int() away from huge literals
+
+
+def int_range(lo: int, hi: int | None = None, *, what: str = "a number") -> Callable[[str], int]:
+    """An argparse ``type=``: a whole number in ``lo``..``hi`` (no upper bound when ``hi`` is None)."""
+
+    def parse(text: str) -> int:
+        s = text.strip()
+        if not _INT_RE.fullmatch(s):
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+        too_big = len(s.lstrip("+-").lstrip("0")) > _MAX_DIGITS
+        v = int(s) if not too_big else (-1 if s.startswith("-") else 1) * 10**_MAX_DIGITS
+        if v < lo or (hi is not None and v > hi):
+            shown = s if len(s) <= 40 else s[:20] + "…"
+            if hi is None:
+                need = "a positive number" if lo == 1 else f"at least {lo}"
+                raise argparse.ArgumentTypeError(f"{what} must be {need}, not {shown}")
+            raise argparse.ArgumentTypeError(f"{what} must lie in {lo}..{hi}, not {shown}")
+        return v
+
+    parse.__name__ = what.replace(" ", "_")
+    return parse
+
+
+#: A TCP or UDP port.
+port = int_range(0, 65535, what="a port")
+#: A count that must be at least one (``--budget``).
+positive_int = int_range(1, what="the value")
+
+
+def ipv4_address(text: str) -> IPv4Address:
+    """An argparse ``type=``: one IPv4 address such as ``10.0.0.1``."""
+    try:
+        return IPv4Address(text.strip())
+    except (AddressValueError, ValueError):
+        hint = ""
+        if "/" in text and not text.strip().split("/")[0].replace(".", "").isdigit():
+            hint = " (--to takes an address; use the pod's IP)"
+        elif "/" in text:
+            hint = " (one address, not a prefix)"
+        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}{hint}") from None
+
+
+_ENDPOINT_FORMS = "node/pod, 'node N', 'external E', 'namespace NS', 'pods k=v' or an address"
+
+
+def endpoint(text: str) -> str:
+    """An argparse ``type=``: the text of one endpoint, checked for syntax only.
+
+    Whether the spec has such an endpoint is checked once the spec is loaded.
+    """
+    s = text.strip()
+    if not s or any(c in s for c in "\n\r;#") or "->" in s or "<->" in s:
+        raise argparse.ArgumentTypeError(f"not an endpoint: {text!r} (write {_ENDPOINT_FORMS})")
+    try:
+        api.parse_endpoint(s)
+    except (SpecError, QueryError):
+        raise argparse.ArgumentTypeError(f"not an endpoint: {text!r} (write {_ENDPOINT_FORMS})") from None
+    return s
+
+
+def usage_error(args: argparse.Namespace, message: str) -> int:
+    """Report a bad argument found after parsing, as argparse would; return 2."""
+    p = getattr(args, "_parser", None)
+    if isinstance(p, argparse.ArgumentParser):
+        p.print_usage(sys.stderr)
+        print(f"{p.prog}: error: {message}", file=sys.stderr)
+    else:
+        print(f"l2l3: error: {message}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- subcommands
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -57,13 +151,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    from l2l3.model.endpoints import resolve
     from l2l3.report import render_trace
 
-    spec = api.load(args.file)
-    net = api.Network(spec)
     proto = Proto[args.proto.upper()]
     if args.dport is not None and proto == Proto.ICMP:
-        raise L2L3Error("--dport needs --proto tcp or udp")
+        return usage_error(args, "argument --dport: needs --proto tcp or udp")
+    spec = api.load(args.file)
+    net = api.Network(spec)
+    try:
+        senders = resolve(net, api.parse_endpoint(args.src))
+    except QueryError as e:
+        return usage_error(args, f"argument --from: {e} in {args.file}")
+    if len(senders) != 1:
+        return usage_error(
+            args,
+            f"argument --from: {args.src!r} names {len(senders)} senders in {args.file}; trace takes one",
+        )
     dport = args.dport if args.dport is not None else (0 if proto == Proto.ICMP else 80)
     traces = api.trace(net, args.src, args.to, proto, dport)
     for n, t in enumerate(traces, 1):
@@ -77,10 +181,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from l2l3.dsl import load_with_warnings, parse_with_warnings, render
     from l2l3.model.profiles import expand_with_comments
 
-    raw = parse_with_warnings(
-        Path(args.file).read_text(encoding="utf-8"), args.file, expand=False, validate=False
-    )[0]
-    spec, warns = load_with_warnings(args.file)  # validates the expansion
+    spec, warns = load_with_warnings(args.file)  # reads the file once, and validates the expansion
+    raw = parse_with_warnings(spec.source, args.file, expand=False, validate=False)[0]
     comments = expand_with_comments(raw)[2] if raw.cluster is not None else {}
     for w in warns:
         print(w.render(), file=sys.stderr)
@@ -101,22 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
     c.add_argument(
         "--budget",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="at most N solver checks per search; beyond it a check is unknown (default 200000)",
     )
-    c.set_defaults(func=cmd_check)
+    c.set_defaults(func=cmd_check, _parser=c)
     t = sub.add_parser("trace", help="follow one concrete packet, hop by hop")
     t.add_argument("file", metavar="FILE")
-    t.add_argument("--from", dest="src", required=True, metavar="ENDPOINT", help="e.g. lin1/web, 'node lin1'")
-    t.add_argument("--to", required=True, metavar="ADDRESS")
+    t.add_argument(
+        "--from",
+        dest="src",
+        required=True,
+        type=endpoint,
+        metavar="ENDPOINT",
+        help="e.g. lin1/web, 'node lin1'",
+    )
+    t.add_argument("--to", required=True, type=ipv4_address, metavar="ADDRESS", help="an IPv4 address")
     t.add_argument("--proto", choices=["tcp", "udp", "icmp"], default="icmp")
-    t.add_argument("--dport", type=int, default=None, metavar="PORT")
-    t.set_defaults(func=cmd_trace)
+    t.add_argument("--dport", type=port, default=None, metavar="PORT", help="0-65535 (default 80)")
+    t.set_defaults(func=cmd_trace, _parser=t)
     e = sub.add_parser("expand", help="print the spec with every CNI profile expanded into primitives")
     e.add_argument("file", metavar="FILE")
-    e.set_defaults(func=cmd_expand)
+    e.set_defaults(func=cmd_expand, _parser=e)
     from l2l3.generate import register as register_generate
     from l2l3.kernel.cli import register as register_kernel
     from l2l3.matrix import register as register_matrix
@@ -127,22 +236,115 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+# ---------------------------------------------------------------- running a command
+
+
+def _debug() -> bool:
+    return os.environ.get("L2L3_DEBUG", "") not in ("", "0")
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    s = " ".join(text.split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def internal_error_line(e: BaseException) -> str:
+    """The one line an internal error prints: its type, its message (or where it arose)."""
+    msg = _one_line(str(e))
+    if not msg:
+        frames = traceback.extract_tb(e.__traceback__)
+        if frames:
+            f = frames[-1]
+            msg = f"at {os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+    return f"l2l3: internal error ({type(e).__name__}: {msg}); please report it with the input that caused it"
+
+
+def _stdout_pipe_broken() -> bool:
+    """Whether standard output is a pipe nobody reads any more (or cannot be asked)."""
     try:
-        return int(args.func(args))
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # not a real file (captured output): trust the error
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # stderr is gone too: the exit status is all we can give
+
+
+def run(func: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
+    """Run one subcommand and map what escapes it to the exit status contract.
+
+    Input errors (:class:`SpecError`, any other :class:`L2L3Error`) exit 2
+    with their message; :class:`ReplayMismatch` and every unexpected exception
+    exit 4 with one line and no traceback (``L2L3_DEBUG=1`` re-raises them);
+    a closed standard output ends the command quietly.
+    """
+    try:
+        rc = int(func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return rc
     except SpecError as e:
-        print(str(e), file=sys.stderr)
+        _say(str(e))
         return 2
     except ReplayMismatch as e:
-        print(f"l2l3: internal error, please report: {e}", file=sys.stderr)
-        return 4
+        if _debug():
+            raise
+        _say(internal_error_line(e))
+        return EXIT_INTERNAL
     except L2L3Error as e:
-        print(f"l2l3: error: {e}", file=sys.stderr)
+        _say(f"l2l3: error: {e}")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError as e:
+        if _stdout_pipe_broken():
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        if _debug():
+            raise
+        _say(internal_error_line(e))
+        return EXIT_INTERNAL
+    except Exception as e:
+        if _debug():
+            raise
+        _say(internal_error_line(e))
+        return EXIT_INTERNAL
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status argparse chose (2 on a usage error, 0 after --help)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``l2l3 ARGV…`` and return its exit status (usage errors return 2, not raise)."""
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):
+        return args
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -404,67 +404,167 @@ def to_kubernetes_yaml(
 # ------------------------------------------------------------------ command line
 
 
+#: Bounds of the command line's counts (plan() checks what depends on several).
+MAX_NODES = 65_000
+MAX_PODS_PER_NODE = 65_000
+MAX_PODS = 2_000_000
+MAX_NAMESPACES = 10_000
+MAX_POLICIES_PER_NAMESPACE = 1_000
+MAX_POLICIES = 1_000_000
+MAX_PAIRS = 1_000_000
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from l2l3.cli import usage_error
+
+    if args.nodes * args.pods > MAX_PODS:
+        return usage_error(
+            args,
+            f"--nodes {args.nodes} --pods {args.pods} makes {args.nodes * args.pods:,} pods; at most {MAX_PODS:,}",
+        )
+    if args.namespaces * args.policies > MAX_POLICIES:
+        return usage_error(
+            args,
+            f"--namespaces {args.namespaces} --policies {args.policies} makes "
+            f"{args.namespaces * args.policies:,} policies; at most {MAX_POLICIES:,}",
+        )
+    n_pairs = {"all": args.namespaces * (args.namespaces - 1), "ring": args.namespaces, "none": 0}.get(
+        str(args.pairs), 0
+    )
+    if n_pairs > MAX_PAIRS:
+        return usage_error(
+            args,
+            f"--pairs {args.pairs} with {args.namespaces} namespaces makes {n_pairs:,} checks; "
+            f"at most {MAX_PAIRS:,} (use --pairs ring, none or a number)",
+        )
     try:
-        pairs: Pairs = int(args.pairs) if args.pairs.isdigit() else args.pairs
         p = plan(
-            args.nodes, args.pods, args.cni, args.namespaces, args.policies, args.windows, args.seed, pairs
+            args.nodes,
+            args.pods,
+            args.cni,
+            args.namespaces,
+            args.policies,
+            args.windows,
+            args.seed,
+            args.pairs,
         )
     except ValueError as e:
         print(f"l2l3: error: {e}", file=sys.stderr)
         return 2
     text = spec_text(p)
     if args.output and args.output != "-":
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if not _write(args.output, text):
+            return 2
     else:
         sys.stdout.write(text)
-    if args.k8s_yaml:
-        with open(args.k8s_yaml, "w", encoding="utf-8") as fh:
-            fh.write(kubernetes_yaml(p))
+    if args.k8s_yaml and not _write(args.k8s_yaml, kubernetes_yaml(p)):
+        return 2
     return 0
 
 
+def _write(path: str, text: str) -> bool:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as e:
+        print(f"l2l3: error: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _fraction(s: str) -> float:
-    v = float(s)
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError("a fraction between 0 and 1")
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, not {s!r}") from None
+    if not 0.0 <= v <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, not {s!r}")
     return v
+
+
+def _cni(s: str) -> str:
+    name = " ".join(s.split())
+    if name not in SUPPORTED_CNI:
+        raise argparse.ArgumentTypeError(
+            f"{s!r} is not a profile the generator supports: {', '.join(SUPPORTED_CNI)}"
+        )
+    return name
+
+
+def _pairs(s: str) -> Pairs:
+    from l2l3.cli import int_range
+
+    if s in ("all", "ring", "none"):
+        return s
+    try:
+        return int_range(0, MAX_PAIRS, what="the pair count")(s)
+    except argparse.ArgumentTypeError as e:
+        if not s.strip().lstrip("+-").isdigit():
+            raise argparse.ArgumentTypeError(f"expected all, ring, none or a number, not {s!r}") from None
+        raise e
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``l2l3 generate`` to the command line."""
+    from l2l3.cli import int_range
+
     g = subparsers.add_parser(
         "generate",
         help="write a synthetic cluster spec (and optionally the same cluster as Kubernetes YAML)",
         description="Write a synthetic cluster in the cluster-profile syntax, with default checks "
         "(no reach between namespace pairs, netns-isolation).",
     )
-    g.add_argument("--nodes", type=int, required=True, metavar="N")
-    g.add_argument("--pods", type=int, required=True, metavar="P", help="pods per node")
+    g.add_argument("--nodes", type=int_range(1, MAX_NODES, what="the node count"), required=True, metavar="N")
     g.add_argument(
-        "--cni", default="calico bgp", metavar="PROFILE", help=f"one of: {', '.join(SUPPORTED_CNI)}"
+        "--pods",
+        type=int_range(0, MAX_PODS_PER_NODE, what="the pods per node"),
+        required=True,
+        metavar="P",
+        help="pods per node",
     )
-    g.add_argument("--namespaces", type=int, default=10, metavar="K")
-    g.add_argument("--policies", type=int, default=1, metavar="N", help="policies per namespace (default 1)")
-    g.add_argument("--windows", type=_fraction, default=0.0, metavar="F", help="fraction of Windows nodes")
-    g.add_argument("--seed", type=int, default=0, metavar="S")
     g.add_argument(
-        "--pairs", default="all", metavar="all|ring|none|N", help="namespace pairs checked with 'no reach'"
+        "--cni",
+        type=_cni,
+        default="calico bgp",
+        metavar="PROFILE",
+        help=f"one of: {', '.join(SUPPORTED_CNI)}",
+    )
+    g.add_argument(
+        "--namespaces", type=int_range(1, MAX_NAMESPACES, what="the namespace count"), default=10, metavar="K"
+    )
+    g.add_argument(
+        "--policies",
+        type=int_range(0, MAX_POLICIES_PER_NAMESPACE, what="the policies per namespace"),
+        default=1,
+        metavar="N",
+        help="policies per namespace (default 1)",
+    )
+    g.add_argument("--windows", type=_fraction, default=0.0, metavar="F", help="fraction of Windows nodes")
+    g.add_argument("--seed", type=int_range(0, 2**64 - 1, what="the seed"), default=0, metavar="S")
+    g.add_argument(
+        "--pairs",
+        type=_pairs,
+        default="all",
+        metavar="all|ring|none|N",
+        help="namespace pairs checked with 'no reach'",
     )
     g.add_argument(
         "-o", "--output", default=None, metavar="FILE", help="write the spec here (default stdout)"
     )
     g.add_argument("--k8s-yaml", default=None, metavar="OUT", help="also write Kubernetes YAML to OUT")
-    g.set_defaults(func=_cmd_generate)
+    g.set_defaults(func=_cmd_generate, _parser=g)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m l2l3.generate")
     sub = ap.add_subparsers(dest="command", required=True)
     register(sub)
-    args = ap.parse_args(["generate", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
+    from l2l3.cli import parse_args, run
+
+    args = parse_args(ap, ["generate", *(sys.argv[1:] if argv is None else argv)])
+    if isinstance(args, int):
+        return args
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Exit status: ``realize``/``snapshot`` 0 on success, 2 on a spec or realize
 error; ``verify-kernel`` 0 when the checker and the kernel agree on every
-check and every probed endpoint pair, 1 on any disagreement, 2 on errors.
+check and every probed endpoint pair, 1 on any disagreement, 2 on errors;
+4 on an internal error (see :mod:`l2l3.cli`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# the same rule realize() enforces; checked when the arguments are parsed, so
+# ``--down`` never builds a path from an unchecked prefix
+_PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,15}")
 
 
 def default_prefix(file: str) -> str:
@@ -25,9 +31,28 @@ def default_prefix(file: str) -> str:
     return f"l2l3{digest}"
 
 
+def prefix_arg(text: str) -> str:
+    """An argparse ``type=``: a namespace name prefix (1-16 letters, digits, '_' or '.')."""
+    if not _PREFIX_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a prefix: use 1-16 letters, digits, '_' or '.', starting with a letter or digit"
+        )
+    return text
+
+
+def netns_pattern(text: str) -> str:
+    """An argparse ``type=``: a glob of namespace names (no '/', no NUL)."""
+    if not text or "/" in text or "\0" in text or len(text) > 255:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a glob of namespace names")
+    return text
+
+
 def cmd_realize(args: argparse.Namespace) -> int:
+    from l2l3.cli import usage_error
     from l2l3.kernel.realize import realize, teardown
 
+    if args.file is None and not (args.down and args.prefix):
+        return usage_error(args, "the following arguments are required: FILE (or --down --prefix P)")
     prefix = args.prefix or default_prefix(args.file)
     if args.down:
         gone = teardown(prefix)
@@ -48,8 +73,12 @@ def cmd_realize(args: argparse.Namespace) -> int:
     if rz.underlay:
         print(f"  {rz.underlay:<40} (segments: underlay bridges)")
     print(
-        f"enter one with `ip netns exec NETNS sh`; remove all with `l2l3 realize {args.file} --down"
-        + (f" --prefix {prefix}`" if args.prefix else "`")
+        "enter one with `ip netns exec NETNS sh`; remove all with "
+        + (
+            f"`l2l3 realize --down --prefix {prefix}`"
+            if args.prefix
+            else f"`l2l3 realize {args.file} --down`"
+        )
     )
     return 0
 
@@ -173,7 +202,11 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     text = snapshot_text(args.netns, strip=args.strip_prefix)
     if args.output:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            print(f"l2l3: error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0
@@ -182,21 +215,31 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``realize``, ``verify-kernel`` and ``snapshot`` to an argparse subparsers object."""
     r = subparsers.add_parser("realize", help="build a Linux spec in real network namespaces (root)")
-    r.add_argument("file", metavar="FILE")
-    r.add_argument("--prefix", default=None, help="namespace name prefix (default: derived from FILE)")
+    r.add_argument("file", metavar="FILE", nargs="?", help="the spec (not needed with --down --prefix P)")
+    r.add_argument(
+        "--prefix", default=None, type=prefix_arg, help="namespace name prefix (default: derived from FILE)"
+    )
     r.add_argument("--down", action="store_true", help="remove what `realize FILE` made, by name")
-    r.set_defaults(func=cmd_realize)
+    r.set_defaults(func=cmd_realize, _parser=r)
     v = subparsers.add_parser(
         "verify-kernel",
         help="realize FILE, probe it and compare every check and endpoint pair with the kernel",
     )
     v.add_argument("file", metavar="FILE")
-    v.add_argument("--prefix", default=None)
+    v.add_argument(
+        "--prefix", default=None, type=prefix_arg, help="namespace name prefix (default: l2v<pid>)"
+    )
     v.add_argument("--keep", action="store_true", help="leave the namespaces in place afterwards")
     v.add_argument("-v", "--verbose", action="store_true", help="show every pair of every check")
-    v.set_defaults(func=cmd_verify)
+    v.set_defaults(func=cmd_verify, _parser=v)
     s = subparsers.add_parser("snapshot", help="write live Linux network namespaces as a spec")
-    s.add_argument("--netns", default="*", metavar="PATTERN", help="glob of namespace names (default: all)")
+    s.add_argument(
+        "--netns",
+        default="*",
+        type=netns_pattern,
+        metavar="PATTERN",
+        help="glob of namespace names (default: all)",
+    )
     s.add_argument(
         "--strip-prefix",
         default=None,
@@ -204,26 +247,19 @@ def register(subparsers: Any) -> None:
         help="drop P from namespace names when naming nodes and pods",
     )
     s.add_argument("-o", "--output", default=None, metavar="FILE")
-    s.set_defaults(func=cmd_snapshot)
+    s.set_defaults(func=cmd_snapshot, _parser=s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from l2l3.errors import L2L3Error, SpecError
+    from l2l3.cli import parse_args, run
 
     p = argparse.ArgumentParser(prog="l2l3", description="l2l3 kernel ground truth")
     sub = p.add_subparsers(dest="command", required=True)
     register(sub)
-    args = p.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except SpecError as e:
-        print(str(e), file=sys.stderr)
-        return 2
-    except L2L3Error as e:
-        print(f"l2l3: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    args = parse_args(p, argv)
+    if isinstance(args, int):
+        return args
+    return run(args.func, args)
 
 
 if __name__ == "__main__":
