@@ -21,8 +21,8 @@ from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from l2l3.checking import Checker, CheckResult, Report, Verdict
-from l2l3.errors import Diagnostic, QueryError
-from l2l3.model.endpoints import resolve, send_address
+from l2l3.errors import Diagnostic, QueryError, SpecError, line_of
+from l2l3.model.endpoints import check_query_endpoints, resolve, send_address
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.policy import unenforced_policies
@@ -82,9 +82,19 @@ def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None, budget:
     """Run every ``check`` of the spec.
 
     ``budget`` caps the solver checks of each search; a search that needs
-    more ends ``unknown`` (never ``holds``).
+    more ends ``unknown`` (never ``holds``). An endpoint that cannot be
+    resolved (an unknown name, a source address nothing owns) raises
+    :class:`SpecError` at the check's line before anything is checked.
     """
     net = Network(spec)
+    bad = []
+    for c in spec.checks:
+        try:
+            check_query_endpoints(net, c.query)
+        except QueryError as e:
+            bad.append(Diagnostic(c.span, f"check {c.name}: {e}", line_of(spec.source, c.span.line)))
+    if bad:
+        raise SpecError(bad)
     checker = Checker(net, budget=budget)
     results = []
     for c in spec.checks:

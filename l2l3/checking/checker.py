@@ -24,7 +24,6 @@ from l2l3.checking.plan import (
     pairs,
     preimage,
     probe_packet,
-    receiving_places,
     self_note,
     source_classes,
     stack_targets,
@@ -33,7 +32,7 @@ from l2l3.checking.result import CheckResult, Verdict
 from l2l3.checking.screen import PolicyScreen
 from l2l3.errors import QueryError, ReplayMismatch
 from l2l3.model.endpoints import Endpoint, as_destination, pod_endpoint, resolve, single
-from l2l3.model.goal import Goal, PacketSpace
+from l2l3.model.goal import Goal, PacketSpace, delivery_goal
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Trace
 from l2l3.model.simulate import simulate
@@ -41,7 +40,6 @@ from l2l3.model.types import (
     Headers,
     Isolated,
     NatAs,
-    NatMode,
     NetnsIsolation,
     NoLoops,
     Query,
@@ -60,16 +58,6 @@ def _space(h: Headers, d: Endpoint | None = None) -> PacketSpace:
     """The packets a query's headers allow, sent towards ``d`` when it is an address range."""
     prefix = d.prefix if d is not None and d.place is None else None
     return PacketSpace(proto=h.proto, dport=h.port, dst_prefix=prefix)
-
-
-def _goal(dsts: list[Endpoint], q: Reach | NatAs, src_not: frozenset[IPv4Address] = frozenset()) -> Goal:
-    """Delivered into any of ``dsts`` (anywhere for an address range), with the query's flags."""
-    via_mac = isinstance(q, Reach) and q.via_mac
-    nat = q.nat if isinstance(q, Reach) else NatMode.ANY
-    places = receiving_places(dsts)
-    return Goal(
-        receivers=None if places is None else frozenset(places), via_mac=via_mac, nat=nat, src_not=src_not
-    )
 
 
 class Checker:
@@ -173,7 +161,7 @@ class Checker:
         first: Trace | None = None
         n = len(plan.pairs)
         for s, d in plan.pairs:
-            goal = _goal([d], q)
+            goal = delivery_goal([d], q)
             typical = self._typical(s, d, q.headers)
             t = next((x for x in typical if goal.met_by(x)), None)  # fast path: confirmed concretely
             refused = t is None and bool(self.screen.refused([s], [d]))
@@ -218,7 +206,9 @@ class Checker:
             groups = [[d] for d in targets if d.place is None]
             rest = [d for d in targets if d.place is not None]
             for group in [*groups, rest] if rest else groups:
-                t = self.search(members, _goal(group, q), _space(q.headers, group[0]), stack_targets(group))
+                t = self.search(
+                    members, delivery_goal(group, q), _space(q.headers, group[0]), stack_targets(group)
+                )
                 if t is not None:
                     who = t.hops[0].at if t.hops else members[0].label
                     return CheckResult(
@@ -266,7 +256,7 @@ class Checker:
         first = None
         for s, d in plan.pairs:
             space, targets = _space(q.headers, d), stack_targets([d])
-            got = self.search([s], _goal([d], q), space, targets)
+            got = self.search([s], delivery_goal([d], q), space, targets)
             if got is None:
                 typical = self._typical(s, d, q.headers)
                 shown = typical[0] if typical else None
@@ -275,7 +265,7 @@ class Checker:
                     q, Verdict.VIOLATED, f"{s.label} cannot reach {d.label} at all{why}", shown, pairs=n
                 )
             first = first or got
-            bad = self.search([s], _goal([d], q, src_not=frozenset({q.ip})), space, targets)
+            bad = self.search([s], delivery_goal([d], q, src_not=frozenset({q.ip})), space, targets)
             if bad is not None:
                 assert bad.final is not None
                 return CheckResult(

@@ -74,17 +74,6 @@ def preimage(net: Network, stacks: set[str]) -> frozenset[IPv4Address]:
     return frozenset(addrs)
 
 
-def receiving_places(dsts: list[Endpoint]) -> set[str] | None:
-    """The place ids the destinations stand for, or None when one is an address range."""
-    out = set()
-    for d in dsts:
-        p = d.place
-        if p is None:
-            return None
-        out.add(p)
-    return out
-
-
 def stack_targets(dsts: list[Endpoint]) -> set[str] | None:
     """The receiving stacks, or None when a destination is not a stack."""
     out = set()

@@ -2,7 +2,7 @@
 
 :func:`check_probes` picks the probes that measure a query (per endpoint
 pair); :func:`kernel_verdict` judges the query over their answers, with
-:func:`_satisfies` saying whether one outcome meets the query's conditions.
+:func:`outcome_meets` reading the query's :class:`~l2l3.model.goal.Goal` on one outcome.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from l2l3.kernel.probes import Answer, Outcome, Probe, source_for
 from l2l3.kernel.realization import Realization, external_address
+from l2l3.model.endpoints import Endpoint
+from l2l3.model.goal import Goal, delivery_goal
 from l2l3.model.packet import Packet
-from l2l3.model.types import Proto
+from l2l3.model.types import NatAs, NatMode, Proto, Reach
 
 
 @dataclass
@@ -34,37 +36,36 @@ class KernelCheck:
     note: str = ""
 
 
-def _satisfies(q: object, d_ep: object, probe: Probe, o: Outcome) -> bool:
-    from l2l3.model.types import NatMode, Reach
+def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
+    """The kernel's reading of :meth:`Goal.met_by`: on what one probe observed.
 
-    if getattr(d_ep, "stack", None) is not None:
-        if o.to != d_ep.stack:  # type: ignore[attr-defined]
-            return False
-    elif getattr(d_ep, "external", None) is not None:
-        if o.to != f"external {d_ep.external}":  # type: ignore[attr-defined]
-            return False
-    if isinstance(q, Reach):
-        if q.via_mac and not o.via_mac:
-            return False
-        natted = o.src != probe.src_ip or (o.dst is not None and o.dst != probe.dst)
-        if q.nat is NatMode.WITH and not natted:
-            return False
-        if q.nat is NatMode.WITHOUT and natted:
-            return False
-    return True
+    A probe outcome is a delivery (where, with which source and destination,
+    whether the frame kept its sender's MACs); NAT shows as a source or
+    destination that differs from what was sent.
+    """
+    if goal.receivers is not None and o.to not in goal.receivers:
+        return False
+    if goal.via_mac and not o.via_mac:
+        return False
+    natted = o.src != probe.src_ip or (o.dst is not None and o.dst != probe.dst)
+    if goal.nat is NatMode.WITH and not natted:
+        return False
+    if goal.nat is NatMode.WITHOUT and natted:
+        return False
+    return o.src not in goal.src_not
 
 
 def check_probes(
     rz: Realization, query: object, witness: Packet | None = None
-) -> list[tuple[object, object, list[Probe]]]:
+) -> list[tuple[Endpoint, Endpoint, list[Probe]]]:
     """The probes that measure ``query``: per (source, destination) endpoint pair,
     ICMP/TCP/UDP (or the query's protocol) to port 80 (or the query's port),
     plus the checker's witness packet when it has one."""
     from l2l3.model.endpoints import as_destination, resolve
-    from l2l3.model.types import Isolated, NatAs, Reach
+    from l2l3.model.types import Isolated
 
     net = rz.net
-    out: list[tuple[object, object, list[Probe]]] = []
+    out: list[tuple[Endpoint, Endpoint, list[Probe]]] = []
     dirs = []
     if isinstance(query, Reach | NatAs):
         dirs.append((query.src, query.dst, query.headers))
@@ -114,19 +115,24 @@ def check_probes(
 
 
 def kernel_verdict(
-    query: object, measured: list[tuple[object, object, list[Probe]]], answers: dict[Probe, Answer]
+    query: object, measured: list[tuple[Endpoint, Endpoint, list[Probe]]], answers: dict[Probe, Answer]
 ) -> KernelCheck:
     """The kernel's verdict on ``query``, over the probes of :func:`check_probes` and their answers."""
-    from l2l3.model.types import Isolated, NatAs, Reach
+    from l2l3.model.types import Isolated
 
     if not isinstance(query, Reach | NatAs | Isolated):
         return KernelCheck("not measured", [], "probes measure reach, isolated and nat queries only")
     pairs = []
     for s, d, probes in measured:
-        ok = any(_satisfies(query, d, p, o) for p in probes for o in answers[p].outcomes)
-        pr = PairResult(s.label, d.label, probes, ok)  # type: ignore[attr-defined]
+        goal = (
+            delivery_goal([d], query)
+            if isinstance(query, Reach | NatAs)
+            else delivery_goal([d], Reach(src=query.a, dst=query.b))
+        )
+        ok = any(outcome_meets(goal, p, o) for p in probes for o in answers[p].outcomes)
+        pr = PairResult(s.label, d.label, probes, ok)
         if isinstance(query, NatAs):
-            outs = [o for p in probes for o in answers[p].outcomes if _satisfies(query, d, p, o)]
+            outs = [o for p in probes for o in answers[p].outcomes if outcome_meets(goal, p, o)]
             pr.ok = bool(outs) and all(o.src == query.ip for o in outs)
         pairs.append(pr)
     if not pairs:

@@ -207,3 +207,15 @@ def as_destination(net: Network, ref: EndpointRef) -> list[Endpoint]:
     if isinstance(ref, AddressRef):
         return [Endpoint(str(ref), prefix=ref.prefix, address=ref.prefix.network_address)]
     return resolve(net, ref)
+
+
+def check_query_endpoints(net: Network, q: object) -> None:
+    """Resolve every endpoint ``q`` names, raising QueryError for the first that cannot be.
+
+    Sources resolve as senders (an unowned address cannot send) and
+    destinations as receivers, exactly as the checker will use them.
+    """
+    for field, role in (("src", resolve), ("dst", as_destination), ("a", resolve), ("b", resolve)):
+        ref = getattr(q, field, None)
+        if ref is not None:
+            role(net, ref)

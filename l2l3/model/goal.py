@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
+from l2l3.model.endpoints import Endpoint
 from l2l3.model.packet import Disposition, Trace
-from l2l3.model.types import NatMode, Proto
+from l2l3.model.types import NatAs, NatMode, Proto, Reach
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,3 +118,15 @@ class PacketSpace:
         if self.dst_in is not None and dst not in self.dst_in:
             return False
         return not (self.dst_prefix is not None and dst not in self.dst_prefix)
+
+
+def delivery_goal(
+    dsts: list[Endpoint], q: Reach | NatAs, src_not: frozenset[IPv4Address] = frozenset()
+) -> Goal:
+    """What ``q`` asks of a packet towards ``dsts``: delivered into one of them
+    (anywhere, for an address range), with the query's ``via mac`` and NAT flags."""
+    places = {d.place for d in dsts}
+    receivers = None if None in places else frozenset(p for p in places if p is not None)
+    via_mac = isinstance(q, Reach) and q.via_mac
+    nat = q.nat if isinstance(q, Reach) else NatMode.ANY
+    return Goal(receivers=receivers, via_mac=via_mac, nat=nat, src_not=src_not)
