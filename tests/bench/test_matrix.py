@@ -7,19 +7,23 @@ class signature must be a symmetry, whatever the spec.
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
+from ipaddress import IPv4Network
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import l2l3
 from l2l3.checking import Checker, Verdict
+from l2l3.cli import main as cli_main
 from l2l3.generate import generate
-from l2l3.matrix import CROSS_NODE, SAME_NODE, Progress, classes, main, matrix
+from l2l3.matrix import CROSS_NODE, SAME_NODE, classes, matrix
+from l2l3.matrix.classes import NODE_FIELDS
+from l2l3.matrix.signature import Canon, IdentityMemo, _own_prefixes, _token_fields, token_fields
 from l2l3.model.network import Network
 from l2l3.model.types import PodRef, Reach
+from l2l3.report.matrix import matrix_json, render_matrix_json, render_matrix_text
 from tests.property.netgen import networks
 
 
@@ -147,25 +151,26 @@ def test_random_networks_lift_exactly(spec: l2l3.api.Spec) -> None:  # type: ign
     _assert_lift_exact(Network(spec))
 
 
-def test_outputs_and_progress(tmp_path: object) -> None:
+def test_outputs_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
     net = Network(l2l3.loads(generate(3, 4, namespaces=3)))
     m = matrix(net, by="namespace")
-    text = m.to_text()
+    text = render_matrix_text(m)
     assert "ns0" in text and "#" in text and "." in text
-    doc = m.to_json()
-    json.dumps(doc)
+    doc = matrix_json(m)
+    assert json.loads(render_matrix_json(m)) == json.loads(json.dumps(doc))
     assert doc["groups"] == ["ns0", "ns1", "ns2"]
     cells = {(c["from"], c["to"]): c for c in doc["cells"]}
     assert cells[("ns0", "ns0")]["status"] == "all" and cells[("ns0", "ns0")]["witness"] is not None
     assert cells[("ns0", "ns1")]["status"] == "none" and cells[("ns0", "ns1")]["witness"] is None
-    by_class = matrix(net, by="class").to_text()
+    by_class = render_matrix_text(matrix(net, by="class"))
     assert "classes:" in by_class and "C0" in by_class
-    buf = io.StringIO()
-    p = Progress(3, "matrix", enabled=True, stream=buf)
-    for _ in range(3):
-        p.step()
-    p.close()
-    assert "3/3" in buf.getvalue()
+    capsys.readouterr()
+    n = len(matrix(net, by="namespace", progress=True).evaluations)
+    err = capsys.readouterr().err
+    assert "matrix" in err and f"{n}/{n}" in err  # forced on, though stderr is no terminal here
+    matrix(net, by="namespace")  # default: only on a terminal
+    matrix(net, by="namespace", progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_parallel_jobs_give_the_same_matrix() -> None:
@@ -185,30 +190,32 @@ def test_verify_spot_checks_pass() -> None:
 def test_command_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "c.l2l3"
     f.write_text(generate(2, 3, namespaces=2))
-    assert main([str(f), "--format", "json", "-q"]) == 0
+    assert cli_main(["matrix", str(f), "--format", "json", "-q"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["by"] == "namespace" and len(doc["cells"]) == 4
-    assert main([str(f), "--by", "class", "-q"]) == 0
+    assert cli_main(["matrix", str(f), "--by", "class", "-q"]) == 0
     assert "classes:" in capsys.readouterr().out
+    assert cli_main(["matrix", str(f), "--witnesses", "-q"]) == 0
+    assert "witness n" in capsys.readouterr().out
     bad = tmp_path / "bad.l2l3"
     bad.write_text("node x linux {\n  nic eth0 ip 10.0.0.1/24 on nowhere\n}\n")
-    assert main([str(bad), "-q"]) == 2
+    assert cli_main(["matrix", str(bad), "-q"]) == 2
 
 
-# ------------------------------------------------------------------ route memo
+# ------------------------------------------------------------------ memos
+# Every memo of signature.Canon (and the module's per-type one) must give what
+# a fresh computation gives.
 
 
 @pytest.mark.parametrize("cni", ["calico bgp", "flannel vxlan", "kindnet"])
 def test_memoised_route_tokens_equal_fresh_ones(cni: str) -> None:
     """A shared route's token is computed once and reused on other nodes; it
     must equal the token computed afresh on every node that holds it."""
-    from l2l3.matrix import _NODE_FIELDS, _Canon
-
     net = Network(l2l3.loads(generate(4, 2, cni=cni, namespaces=2)))
-    memo, fresh = _Canon(net), _Canon(net)
+    memo, fresh = Canon(net), Canon(net)
     reused = 0
     for n in net.spec.nodes:
-        for fname in _NODE_FIELDS:
+        for fname in NODE_FIELDS:
             for s in getattr(n, fname):
                 before = len(memo._route_memo)
                 hit = memo.memo_hit(s, n.name) is not None
@@ -219,14 +226,12 @@ def test_memoised_route_tokens_equal_fresh_ones(cni: str) -> None:
 
 
 def test_route_memo_is_not_used_by_the_node_a_route_names_or_whose_pod_owns_its_device() -> None:
-    from l2l3.matrix import _Canon
-
     net = Network(l2l3.loads(generate(3, 1, cni="calico bgp", namespaces=1)))
     nodes = {n.name: n for n in net.spec.nodes}
     n0_ip = nodes["n0"].nics[0].ip.ip
     about_n0 = next(r for r in nodes["n1"].routes if r.via == n0_ip)
     assert about_n0 in nodes["n2"].routes  # the very object: profiles share peer routes
-    cz = _Canon(net)
+    cz = Canon(net)
     on_n1 = cz.statement(about_n0, "n1")
     assert on_n1[3] == "n0" and "PEER" in repr(on_n1[0])
     assert cz.statement(about_n0, "n2") is on_n1  # reused
@@ -234,3 +239,67 @@ def test_route_memo_is_not_used_by_the_node_a_route_names_or_whose_pod_owns_its_
     assert "SELF" in repr(on_n0[0]) and on_n0[3] is None
     cz.dev_owner[("n2", about_n0.dev)] = "p0"  # n2's device now belongs to one pod
     assert cz.statement(about_n0, "n2")[0] != on_n1[0]
+
+
+def test_identity_memo_answers_only_for_the_very_object() -> None:
+    memo: IdentityMemo[IPv4Network, int] = IdentityMemo()
+    a, b = IPv4Network("10.0.0.0/24"), IPv4Network("10.0.0.0/24")
+    assert a == b and a is not b
+    memo.put(a, 7)
+    assert memo.get(a) == 7 and memo.get(b) is None and len(memo) == 1
+
+
+@pytest.mark.parametrize("cni", ["calico bgp", "flannel vxlan", "bridge"])
+def test_memoised_prefix_and_address_tokens_equal_fresh_ones(cni: str) -> None:
+    """Every prefix and address of the spec, asked twice of one Canon, is what a fresh one says."""
+    net = Network(l2l3.loads(generate(3, 3, cni=cni, namespaces=2)))
+    memo = Canon(net)
+    for _ in range(2):
+        for n in net.spec.nodes:
+            for fname in NODE_FIELDS:
+                for s in getattr(n, fname):
+                    memo.statement(s, n.name)
+    assert memo._prefix_memo and memo._addr_memo
+    for p, tok in memo._prefix_memo.items():
+        assert tok == Canon(net)._prefix_token(p), p
+    for a, tok in memo._addr_memo.items():
+        assert tok == Canon(net)._addr_token(a), a
+    # literals registered through the memo are those a fresh pass registers
+    fresh = Canon(net)
+    for n in net.spec.nodes:
+        for fname in NODE_FIELDS:
+            for s in getattr(n, fname):
+                fresh.value(s, n.name, "", [])
+    assert memo.literals == fresh.literals
+
+
+@pytest.mark.parametrize("cni", ["flannel vxlan", "flannel host-gw", "calico bgp"])
+def test_own_prefixes_after_the_route_memo_equal_fresh_ones(cni: str) -> None:
+    """``_own_prefixes`` skips routes memoised for the node; it must still find what a fresh Canon finds."""
+    net = Network(l2l3.loads(generate(4, 2, cni=cni, namespaces=2)))
+    memo = Canon(net)
+    for n in net.spec.nodes:
+        for r in n.routes:
+            memo.statement(r, n.name)
+    assert len(memo._route_memo) > 0
+    for n in net.spec.nodes:
+        assert _own_prefixes(memo, n) == _own_prefixes(Canon(net), n), n.name
+
+
+def test_token_fields_memo_equals_fresh_computation() -> None:
+    net = Network(l2l3.loads(generate(2, 2, cni="calico vxlan", namespaces=1)))
+    seen = set()
+    for n in net.spec.nodes:
+        seen.add(type(n))
+        for fname in NODE_FIELDS:
+            seen.update(type(s) for s in getattr(n, fname))
+        seen.update(type(p) for p in n.pods)
+    for t in [*seen, int, str]:
+        assert token_fields(t) == token_fields(t) == _token_fields(t), t
+    assert token_fields(int) is None and "span" not in (token_fields(type(net.spec.nodes[0])) or ())
+
+
+def test_token_keys_are_one_per_distinct_token() -> None:
+    cz = Canon(Network(l2l3.loads(generate(2, 1, namespaces=1))))
+    a, b = cz.key_of(("Route", 1)), cz.key_of(("Route", 2))
+    assert a != b and cz.key_of(("Route", 1)) == a

@@ -1,0 +1,77 @@
+"""What the matrix answers: cells per group pair, and the representative queries behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from l2l3.checking import Verdict
+from l2l3.matrix.classes import PodClass
+from l2l3.model.packet import Trace
+
+__all__ = ["CROSS_NODE", "SAME_NODE", "Cell", "Evaluation", "LiftMismatch", "Matrix"]
+
+#: the two relations a pod pair can be in: both pods on one node, or on two
+SAME_NODE = "same-node"
+CROSS_NODE = "cross-node"
+
+
+class LiftMismatch(AssertionError):
+    """A sampled pair disagrees with its class representative (a signature bug)."""
+
+
+@dataclass
+class Cell:
+    """Reachability from one group to another."""
+
+    pairs: int = 0
+    reachable: int = 0
+    unknown: int = 0
+    witness: Trace | None = None
+    witness_pair: tuple[str, str] | None = None
+
+    @property
+    def status(self) -> str:
+        """``all``, ``none``, ``some``, ``unknown`` or ``empty`` (no pair)."""
+        if self.pairs == 0:
+            return "empty"
+        if self.unknown:
+            return "unknown"
+        if self.reachable == self.pairs:
+            return "all"
+        if self.reachable == 0:
+            return "none"
+        return "some"
+
+
+@dataclass
+class Evaluation:
+    """One representative query: class pair, relation, answer."""
+
+    src_class: int
+    dst_class: int
+    relation: str
+    src: str
+    dst: str
+    status: Verdict
+    pairs: int
+    explanation: str = ""
+    witness: Trace | None = None
+
+
+@dataclass
+class Matrix:
+    """The reachability matrix between groups (namespaces or classes); rendered by :mod:`l2l3.report.matrix`."""
+
+    by: str
+    groups: list[str]
+    cells: dict[tuple[str, str], Cell]
+    classes: list[PodClass]
+    evaluations: list[Evaluation]
+    seconds: float = 0.0
+    pods: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def cell(self, a: str, b: str) -> Cell:
+        """The cell from group ``a`` to group ``b`` (an empty one if no pair)."""
+        return self.cells.get((a, b)) or Cell()

@@ -1,0 +1,80 @@
+"""The text report: each check's verdict, and its witness as a traceroute with headers."""
+
+from __future__ import annotations
+
+from l2l3.checking import CheckResult, Report, Verdict
+from l2l3.model.packet import Hop, Packet, Trace
+
+__all__ = ["render_text", "render_trace"]
+
+_MARK = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "VIOLATED", Verdict.UNKNOWN: "unknown"}
+
+
+def _diff(before: Packet | None, after: Packet) -> str:
+    """The header fields a hop changed, as ``field a -> b``."""
+    if before is None:
+        return ""
+    parts = []
+    for name in ("src", "dst", "dport", "smac", "dmac"):
+        a, b = getattr(before, name), getattr(after, name)
+        if a != b and a is not None:
+            parts.append(f"{name} {a} -> {b}")
+    if (before.outer is None) != (after.outer is None):
+        parts.append("encapsulated" if after.outer else "decapsulated")
+    return ", ".join(parts)
+
+
+def render_trace(t: Trace, indent: str = "    ") -> str:
+    """One packet's path, hop by hop: where, which rule (and its line), the headers after it.
+
+    A hop that rewrote headers names the fields it changed; the last line is
+    the packet's fate (delivered where, or dropped and why). No final newline.
+    """
+    lines = [f"{indent}packet: {t.packet}"]
+    prev: Packet | None = None
+    for n, h in enumerate(t.hops, 1):
+        lines.append(f"{indent}{n:>2}  {_hop_line(h)}")
+        changed = _diff(prev, h.packet)
+        lines.append(f"{indent}      {h.packet}" + (f"   [{changed}]" if changed else ""))
+        prev = h.packet
+    fate = t.disposition.value + (f" at {t.delivered_to}" if t.delivered_to else "")
+    if t.reason:
+        fate += f" ({t.reason})"
+    lines.append(f"{indent}=> {fate}")
+    return "\n".join(lines)
+
+
+def _hop_line(h: Hop) -> str:
+    where = f"  [{h.span.file}:{h.span.line}]" if h.span is not None and h.span.line else ""
+    return f"{h.at:<22} {h.action}{where}"
+
+
+def render_text(reports: list[Report]) -> str:
+    """``l2l3 check`` for a person: warnings, then each result with its witness, then a summary line."""
+    out: list[str] = []
+    for rep in reports:
+        for w in rep.warnings:
+            out.append(w)
+        for r in rep.results:
+            out.append(_result_text(r))
+    total = [r for rep in reports for r in rep.results]
+    h = sum(r.status is Verdict.HOLDS for r in total)
+    v = sum(r.status is Verdict.VIOLATED for r in total)
+    u = sum(r.status is Verdict.UNKNOWN for r in total)
+    out.append(f"{len(total)} checks: {h} hold, {v} violated, {u} unknown")
+    return "\n".join(out) + "\n"
+
+
+def _result_text(r: CheckResult) -> str:
+    c = r.check
+    head = f"{c.span.file}:{c.span.line}: {c.name}: " if c is not None else ""
+    lines = [f"{head}{r.query}", f"  {_MARK[r.status]}: {r.explanation}"]
+    if r.witness is not None:
+        label = "witness" if r.witness.delivered or r.status is Verdict.VIOLATED else "where it dies"
+        if r.status is Verdict.VIOLATED and not r.witness.delivered:
+            label = "where its packets die"
+        elif r.status is Verdict.VIOLATED:
+            label = "counterexample"
+        lines.append(f"  {label}:")
+        lines.append(render_trace(r.witness))
+    return "\n".join(lines)
