@@ -112,7 +112,9 @@ def _read_object(
                 "skipped-kind",
                 (api, kind),
                 loc.span(),
-                f"{{n}} {kind} object{{s}} ({api}) skipped: l2l3 does not read this kind (the first here)",
+                lambda n, s: (
+                    f"{n} {kind} object{s} ({api}) skipped: l2l3 does not read this kind (the first here)"
+                ),
             )
             return
         result = reader(r, obj)
@@ -141,6 +143,9 @@ def _read_root(batch: Batch, value: Any, loc: Loc, json: bool) -> bool:
                 net = read_net_conf(r, value)
             except Invalid as e:
                 batch.diags.append(e.diag)
+                return True
+            except RecursionError:
+                batch.diags.append(loc.diag((), "flannel net-conf.json: nested too deeply to read"))
                 return True
             batch.add(
                 r,
@@ -172,6 +177,9 @@ def _read_cni_root(batch: Batch, value: Any, loc: Loc, conflist: bool) -> None:
         conf = read_cni(r, value, conflist=conflist)
     except Invalid as e:
         batch.diags.append(e.diag)
+        return
+    except RecursionError:
+        batch.diags.append(loc.diag((), "CNI network config: nested too deeply to read"))
         return
     batch.add(r, "cni", _identity("cni", conf), conf)
 

@@ -152,14 +152,16 @@ class Sink:
 
     def __init__(self) -> None:
         self.notes: list[Note] = []
-        # (code, key) -> [count, first span, message template with {n}]
+        # (code, key) -> [count, first span, message(n, plural s)]
         self.counted: dict[tuple[str, Any], list[Any]] = {}
 
     def note(self, span: Span, message: str, code: str) -> None:
         self.notes.append(Note(span=span, message=message, code=code))
 
-    def count(self, code: str, key: Any, span: Callable[[], Span] | Span, message: str) -> None:
-        """One note per ``(code, key)``; ``message`` may say ``{n}`` for the count."""
+    def count(
+        self, code: str, key: Any, span: Callable[[], Span] | Span, message: Callable[[int, str], str]
+    ) -> None:
+        """One note per ``(code, key)``; ``message(n, s)`` says it for ``n`` objects (``s``: "s" or "")."""
         entry = self.counted.get((code, key))
         if entry is None:
             self.counted[(code, key)] = [1, span() if callable(span) else span, message]
@@ -178,9 +180,7 @@ class Sink:
     def result(self) -> list[Note]:
         out = list(self.notes)
         for (code, _key), (n, span, message) in self.counted.items():
-            out.append(
-                Note(span=span, message=message.format(n=n, s="" if n == 1 else "s"), code=code, count=n)
-            )
+            out.append(Note(span=span, message=message(n, "" if n == 1 else "s"), code=code, count=n))
         return out
 
 
@@ -227,7 +227,9 @@ class R:
                     "unread-field",
                     (self.kind, field),
                     lambda loc=loc, where=where: loc.key_span(where),  # type: ignore[misc]
-                    f"{self.kind} field {field} is not read ({{n}} object{{s}}; the first here)",
+                    lambda n, s, field=field: (
+                        f"{self.kind} field {field} is not read ({n} object{s}; the first here)"
+                    ),  # type: ignore[misc]
                 )
 
     # -- typed values; each returns None when the field is absent or null

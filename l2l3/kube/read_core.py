@@ -355,14 +355,16 @@ def read_pod(r: R, obj: dict[Any, Any]) -> Pod | None:
                     "unread-field",
                     ("Pod", f"annotation {k}"),
                     lambda k=k: r.loc.key_span(META + ("annotations", k)),  # type: ignore[misc]
-                    f"Pod annotation {k} is not read ({{n}} pod{{s}}; the first here)",
+                    lambda n, s, k=k: f"Pod annotation {k} is not read ({n} pod{s}; the first here)",  # type: ignore[misc]
                 )
     if "deletionTimestamp" in md:
         r.sink.count(
             "unread-field",
             ("Pod", "metadata.deletionTimestamp"),
             lambda: r.loc.key_span(META + ("deletionTimestamp",)),
-            "{n} pod{s} being deleted (metadata.deletionTimestamp) read as running (the first here)",
+            lambda n, s: (
+                f"{n} pod{s} being deleted (metadata.deletionTimestamp) read as running (the first here)"
+            ),
         )
     spec = r.opt_map(obj, "spec", ()) or {}
     status = r.opt_map(obj, "status", ()) or {}

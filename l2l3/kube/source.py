@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import mmap
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,10 @@ from l2l3.kube.errors import Diagnostic, KubeError, Span
 __all__ = ["Loc", "Path", "YamlLoc", "file_stamp", "line_around", "read_text", "yaml_documents"]
 
 Path = tuple[Any, ...]
+
+#: Deeper flow collections (``[[[…`` or ``{{{…``) are refused before parsing.
+MAX_FLOW_DEPTH = 64
+_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){" + str(MAX_FLOW_DEPTH) + "}")
 
 #: Files above this size are decoded from a memory map.
 MAP_BYTES = 32 << 20
@@ -248,6 +253,12 @@ def yaml_documents(text: str, file: str) -> Iterator[tuple[Any, YamlLoc]]:
     yaml.Scanner = Scanner
     yaml.Parser = Parser
     lines = Lines(text)
+    deep = _DEEP_FLOW.search(text)
+    if deep is not None:  # ruamel's scanner takes time quadratic in flow depth: refuse early
+        line = text.count("\n", 0, deep.start()) + 1
+        col = deep.start() - text.rfind("\n", 0, deep.start())
+        msg = f"not readable YAML: more than {MAX_FLOW_DEPTH} [ or {{ open at once"
+        raise KubeError([Diagnostic(file=file, line=line, col=col, message=msg, line_text=lines.line(line))])
     documents = yaml.load_all(text)
     index = 0
     while True:

@@ -361,3 +361,28 @@ def test_too_many_errors_are_counted_not_kept() -> None:
         load_text(docs, "many.yaml")
     assert len(e.value.diagnostics) == KubeError.MAX_DIAGNOSTICS and e.value.more == 50
     assert str(e.value).endswith("... and 50 more errors")
+
+
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000),
+        (
+            "deep-list.json",
+            '{"apiVersion": "v1", "kind": "List", "items": [' + "[" * 100_000 + "]" * 100_000 + "]}",
+        ),
+        ("deep.yaml", "a: " + "[" * 1200 + "]" * 1200),
+        ("deep.conf", '{"name": "x", "type": "bridge", "o": ' + "[" * 900 + "]" * 900 + "}"),
+        ("net-conf.json", '{"Network": "10.0.0.0/8", "x": ' + "[" * 900 + "]" * 900 + "}"),
+        (
+            "bigint.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {nodeName: " + "9" * 5000 + "}\n",
+        ),
+        ("tagged.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: !!int abc}\n"),
+        ("merge.yaml", "apiVersion: v1\nkind: Pod\n<<: 1\n"),
+    ],
+)
+def test_hostile_input_is_an_input_error(name: str, text: str) -> None:
+    with pytest.raises(KubeError) as e:
+        load_text(text, name)
+    assert e.value.diagnostics[0].line >= 1
