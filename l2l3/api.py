@@ -114,10 +114,7 @@ def parse_query(text: str) -> Query:
     """The query of ``text`` as written after ``check NAME:`` in a spec."""
     from l2l3.dsl import parse
 
-    try:
-        spec = parse(f"check q: {text}\n", "<query>", expand=False, validate=False)  # type: ignore[call-arg]
-    except TypeError:  # a DSL without the validate switch
-        spec = parse(f"check q: {text}\n", "<query>", expand=False)
+    spec = parse(f"check q: {text}\n", "<query>", expand=False, validate=False)
     if len(spec.checks) != 1:
         raise QueryError(f"not one query: {text!r}")
     return spec.checks[0].query

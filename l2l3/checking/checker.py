@@ -67,12 +67,10 @@ class Checker:
         self.net = net
         self.engine = Engine(net) if budget is None else Engine(net, budget=budget)
         self.screen = PolicyScreen(net)
-        self.replays = 0
 
     # ------------------------------------------------------------ searching
 
     def _replay(self, sender: Endpoint, found: Found, goal: Goal) -> Trace:
-        self.replays += 1
         traces = simulate(self.net, sender.origin, found.packet)
         for t in traces:
             if goal.met_by(t):

@@ -14,7 +14,6 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +68,12 @@ def parse_with_warnings(
     warnings: list[Diagnostic] = []
     raw = spec
     if expand and spec.cluster is not None and not diags:
-        expand_fn = _expander()
-        if expand_fn is not None:
-            spec, warnings = expand_fn(spec)
-            warnings = list(warnings)
-            if spec.source != text:
-                spec = _with_source(spec, text)
+        from l2l3.model.profiles import expand as expand_profiles
+
+        spec, found_warnings = expand_profiles(spec)
+        warnings = list(found_warnings)
+        if spec.source != text:
+            spec = _with_source(spec, text)
     if validate:
         found = diagnose(spec, lines, has_cluster=raw.cluster is not None)
         diags = diags + [d for d in found if d.severity == "error"]
@@ -164,14 +163,6 @@ def _read_text(path: str | Path, file: str) -> str:
 
 
 # ---------------------------------------------------------------- internals
-
-
-def _expander() -> Callable[[Spec], tuple[Spec, list[Diagnostic]]] | None:
-    try:
-        from l2l3.model.profiles import expand  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return expand  # type: ignore[no-any-return]
 
 
 def _with_source(spec: Spec, text: str) -> Spec:

@@ -8,8 +8,8 @@ sees for another. The simulator (:mod:`l2l3.model.simulate`) and the solver
 
 Stack ids: ``NODE`` for a node's stack, ``NODE/POD`` for a pod with its own
 netns, ``gateway SEGMENT`` for a segment's router. A ``no-netns`` or
-``host-network`` pod has no stack of its own: :meth:`Network.stack_of_pod`
-gives its node's.
+``host-network`` pod has no stack of its own: its :class:`PodInfo` names its
+node's.
 """
 
 from __future__ import annotations
@@ -325,9 +325,6 @@ class Network:
     def spec_node(self, name: str) -> Node:
         return next(n for n in self.spec.nodes if n.name == name)
 
-    def stack_of_pod(self, pod_id: str) -> Stack:
-        return self.stacks[self.pods[pod_id].stack]
-
     @cached_property
     def owners(self) -> dict[IPv4Address, list[Iface]]:
         """Every address of every stack, to the interfaces that hold it."""
@@ -497,9 +494,6 @@ class Network:
                 idx.setdefault(self.pods[pid].pod.namespace, []).append(pid)
             self._by_namespace = idx
         return self._by_namespace.get(namespace, [])
-
-    def policy_nodes(self) -> set[str]:
-        return {s.id for s in self.stacks.values() if s.kind == "node" and s.enforce_policy}
 
 
 def _unicast(mac: str) -> bool:

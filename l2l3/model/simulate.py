@@ -65,12 +65,6 @@ def set_l2(pkt: Packet, smac: str, dmac: str) -> Packet:
     return set_l3(pkt, smac=smac, dmac=dmac)
 
 
-def wire_macs(pkt: Packet) -> tuple[str | None, str | None]:
-    if pkt.outer is not None:
-        return pkt.outer.smac, pkt.outer.dmac
-    return pkt.smac, pkt.dmac
-
-
 class Simulator:
     """Concrete forwarding over a :class:`Network`."""
 

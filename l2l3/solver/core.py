@@ -186,7 +186,3 @@ class Core:
 
     def _set_l2(self, p: SymPkt, smac: str, dmac: str) -> SymPkt:
         return self._set_l3(p, smac=smac, dmac=dmac)
-
-    @staticmethod
-    def _macs(p: SymPkt) -> tuple[str | None, str | None]:
-        return (p.outer.smac, p.outer.dmac) if p.outer is not None else (p.smac, p.dmac)

@@ -128,17 +128,5 @@ def neg(b: Bool) -> Bool:
     return z3.Not(b)
 
 
-def eq(a: Term, b: Term) -> Bool:
-    return a == b
-
-
 def val(x: int, bits: int) -> Term:
     return z3.BitVecVal(x, bits)
-
-
-def simplify(b: Bool) -> Bool:
-    return z3.simplify(b)
-
-
-def is_false(b: Bool) -> bool:
-    return z3.is_false(z3.simplify(b))

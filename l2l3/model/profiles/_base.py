@@ -81,7 +81,6 @@ TUNNEL_ADDRESS_INDEX = 0
 #: virtual MAC aa:bb:cc:dd:ee:ff, because one fdb entry per MAC cannot pick
 #: the remote node the way OVS's per-flow tun_dst does.
 ANTREA_TUNNEL_PORT = 6081
-ANTREA_GLOBAL_VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff"
 
 #: Standalone plugins (bridge, win-bridge, win-overlay, macvlan) program no
 #: cross-node routes (§3(d), §1(d)4 "requires user-defined routes"). True adds
