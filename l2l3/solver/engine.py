@@ -104,6 +104,7 @@ class Engine(L2Stages, Delivery):
                 proto_is(self.proto0, Proto.ICMP),
                 proto_is(self.proto0, Proto.TCP),
                 proto_is(self.proto0, Proto.UDP),
+                proto_is(self.proto0, Proto.SCTP),
             ),
             z3.Implies(proto_is(self.proto0, Proto.ICMP), self.dport0 == val(0, 16)),
             z3.Implies(z3.Not(proto_is(self.proto0, Proto.ICMP)), self.dport0 != val(0, 16)),
@@ -153,10 +154,11 @@ class Engine(L2Stages, Delivery):
         raise _Stop
 
     def _decode_preferring_plain_headers(self) -> Packet:
-        """Decode the model, preferring ICMP, then TCP port 80, when the path allows."""
+        """Decode the model, preferring ICMP, then TCP port 80, then not SCTP, when the path allows."""
         for pref in (
             proto_is(self.proto0, Proto.ICMP),
             conj(proto_is(self.proto0, Proto.TCP), self.dport0 == val(80, 16)),
+            neg(proto_is(self.proto0, Proto.SCTP)),
         ):
             self.s.push()
             try:
@@ -408,30 +410,43 @@ class Engine(L2Stages, Delivery):
                         self._end(ctx, pkt, Disposition.DROPPED, gw.id)
 
     def _snat_cases(self, st: Stack, out: Iface, pkt: SymPkt) -> Iterator[tuple[Bool, IPv4Address | None]]:
-        """(condition, new source) per rule in first-match order; (rest, None) last."""
+        """(condition, new source) per rule in first-match order; (rest, None) last.
+
+        Rule i fires when it matches and no earlier rule does. A rule that
+        cannot match (literally false: e.g. a known source outside its range)
+        adds nothing to the negations, and one that surely matches ends the
+        list; both leave the formulas exactly as the plain construction's.
+        """
         src, dst, *_ = self._l3(pkt)
-        earlier: list[Bool] = []
-        for ob in st.outbound_nats:
-            to_ob = outbound_nat_source(st, out, ob.bridge)
-            if not isinstance(to_ob, IPv4Address):
-                continue  # OutBoundNAT does not act on this way out (choices.py)
-            members = [
-                p.pod.ip.ip
-                for p in self.net.pods.values()
-                if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
-            ]
-            m = conj(one_of(src, members), neg(in_any(dst, ob.exceptions)))
-            yield conj(m, *[neg(e) for e in earlier]), to_ob
-            earlier.append(m)
-        for r in st.snats:
-            if r.out is not None and r.out != out.name:
+        negs: list[Bool] = []  # ¬m for every earlier rule that can match
+
+        def rules() -> Iterator[tuple[Bool, IPv4Address | None]]:
+            for ob in st.outbound_nats:
+                to_ob = outbound_nat_source(st, out, ob.bridge)
+                if not isinstance(to_ob, IPv4Address):
+                    continue  # OutBoundNAT does not act on this way out (choices.py)
+                members = [
+                    p.pod.ip.ip
+                    for p in self.net.pods.values()
+                    if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
+                ]
+                yield conj(one_of(src, members), neg(in_any(dst, ob.exceptions))), to_ob
+            for r in st.snats:
+                if r.out is not None and r.out != out.name:
+                    continue
+                to = r.to if r.to is not None else st.primary_addr(out.name)
+                source = in_prefix(src, r.source)
+                yield (FALSE if source is FALSE else conj(source, neg(in_any(dst, r.exceptions)))), to
+
+        for m, to in rules():
+            if m is FALSE:
                 continue
-            to = r.to if r.to is not None else st.primary_addr(out.name)
-            m = conj(in_prefix(src, r.source), neg(in_any(dst, r.exceptions)))
             if to is not None:
-                yield conj(m, *[neg(e) for e in earlier]), to
-            earlier.append(m)
-        yield conj(*[neg(e) for e in earlier]), None
+                yield conj(m, *negs), to
+            if m is TRUE:
+                return  # every later case needs this rule not to match
+            negs.append(neg(m))
+        yield conj(*negs), None
 
     def _egress(self, st: Stack, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
         out_if = st.ifaces[route.dev]
