@@ -390,7 +390,7 @@ def _measure(path: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pods", default="10000,150000", help="pod counts of the JSON files")
-    ap.add_argument("--yaml-pods", default="1000", help="pod counts of YAML files ('' for none)")
+    ap.add_argument("--yaml-pods", default="500", help="pod counts of YAML files ('' for none)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default=None, help="where to write the files (default: a temporary directory)")
     ap.add_argument("--keep", action="store_true", help="keep the files")

@@ -11,7 +11,7 @@ from typing import Any
 
 from l2l3.kube.errors import Diagnostic, KubeError, Span
 from l2l3.kube.fields import Invalid, R, Sink, found
-from l2l3.kube.jsontext import JsonDoc, json_events
+from l2l3.kube.jsontext import JsonDoc, Window, json_events
 from l2l3.kube.objects import FlannelConfig
 from l2l3.kube.read_cni import (
     is_cni_shape,
@@ -184,8 +184,8 @@ def _read_cni_root(batch: Batch, value: Any, loc: Loc, conflist: bool) -> None:
     batch.add(r, "cni", _identity("cni", conf), conf)
 
 
-def _read_json(batch: Batch, file: str, text: str, cni: bool | None, from_disk: bool) -> bool:
-    doc = JsonDoc(file, text, reloadable=from_disk)
+def _read_json(batch: Batch, file: str, text: str | Window, cni: bool | None, from_disk: bool) -> bool:
+    doc = JsonDoc(file, text if isinstance(text, str) else None, reloadable=from_disk)
     fields: dict[str, Any] = {}
     pending: list[tuple[Any, Loc]] = []  # items without a kind, before the List's kind was read
     kubernetes = True
@@ -245,13 +245,15 @@ def _inherit(batch: Batch, item: Any, loc: Loc, root: dict[str, Any]) -> None:
     _read_object(batch, item, loc, inherited)
 
 
-def read_file(batch: Batch, file: str, text: str, from_disk: bool) -> bool:
-    """One file's text into the batch; False when it holds no Kubernetes input."""
+def read_file(batch: Batch, file: str, text: str | Window, from_disk: bool) -> bool:
+    """One file's text (a big JSON file's: a :class:`Window` on it) into the batch;
+    False when it holds no Kubernetes input."""
     ext = os.path.splitext(file)[1].lower()
     if ext in CNI_EXTENSIONS:
         return _read_json(batch, file, text, ext == ".conflist", from_disk)
     if ext == ".json":
         return _read_json(batch, file, text, None, from_disk)
+    assert isinstance(text, str)
     any_kubernetes = False
     empty = True
     others: list[Loc] = []

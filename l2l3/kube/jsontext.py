@@ -10,6 +10,7 @@ and read again only if a lazy span needs it (and the file did not change).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 from l2l3.kube.errors import Diagnostic, KubeError, Span
 from l2l3.kube.source import Loc, Path, file_stamp, line_around, read_text
 
-__all__ = ["EmbeddedJsonDoc", "JsonDoc", "JsonLoc", "json_events", "walk"]
+__all__ = ["EmbeddedJsonDoc", "JsonDoc", "JsonLoc", "Window", "json_chunks", "json_events", "walk"]
 
 #: Files above this size drop their text after reading (lazy spans re-read it).
 KEEP_TEXT_BYTES = 8 << 20
@@ -96,19 +97,79 @@ def walk(text: str, off: int, path: Path, key: bool = False) -> int:
     return off
 
 
+class Window:
+    """The part of a JSON text held in memory: ``buf`` is ``text[base : base + len(buf)]``.
+
+    A big file is read in chunks (``chunks`` yields decoded text): :meth:`more`
+    appends the next one, :meth:`drop` forgets what was read. ``line`` is the
+    line number of ``buf[0]``, ``col0`` how many characters of its line come
+    before it.
+    """
+
+    __slots__ = ("buf", "base", "line", "col0", "_chunks")
+
+    def __init__(self, text: str = "", chunks: Iterator[str] | None = None) -> None:
+        self.buf = text
+        self.base = 0
+        self.line = 1
+        self.col0 = 0
+        self._chunks = chunks
+
+    @property
+    def chunked(self) -> bool:
+        return self._chunks is not None
+
+    def more(self) -> bool:
+        """Append the next chunk; False at the end of the text."""
+        if self._chunks is not None:
+            for chunk in self._chunks:
+                if chunk:
+                    self.buf += chunk
+                    return True
+            self._chunks = None
+        return False
+
+    def drop(self, i: int, line: int | None = None) -> None:
+        """Forget ``buf[:i]`` (``line``: the line of ``buf[i]``, when the caller knows it)."""
+        buf = self.buf
+        nl = buf.rfind("\n", 0, i)
+        if nl >= 0:
+            self.line = buf.count("\n", 0, i) + self.line if line is None else line
+            self.col0 = i - nl - 1
+        else:
+            self.col0 += i
+        self.base += i
+        self.buf = buf[i:]
+
+    def col(self, i: int) -> int:
+        """The 1-based column of ``buf[i]``."""
+        nl = self.buf.rfind("\n", 0, i)
+        return i - nl if nl >= 0 else self.col0 + i + 1
+
+    def where(self, i: int) -> tuple[int, int]:
+        """(line, col) of ``buf[i]``."""
+        return self.line + self.buf.count("\n", 0, i), self.col(i)
+
+
 class JsonDoc:
-    """One JSON text: finds offsets for lazy spans, and maps them to file positions."""
+    """One JSON text: finds offsets for lazy spans, and maps them to file positions.
 
-    __slots__ = ("file", "_text", "_stamp", "_gone")
+    While the text is read, positions come from its :class:`Window`; later
+    from the whole text, kept (small files) or read again (big ones).
+    """
 
-    def __init__(self, file: str, text: str, reloadable: bool = False) -> None:
+    __slots__ = ("file", "_text", "_stamp", "_gone", "window")
+
+    def __init__(self, file: str, text: str | None, reloadable: bool = False) -> None:
         self.file = file
-        self._text: str | None = text
+        self._text = text
         self._stamp = file_stamp(file) if reloadable else None
         self._gone = False
+        self.window: Window | None = None
 
     def release(self) -> None:
         """Let go of a big text once read; :meth:`text` reads it again when needed."""
+        self.window = None
         if self._text is not None and self._stamp is not None and len(self._text) > KEEP_TEXT_BYTES:
             self._text = None
 
@@ -130,20 +191,33 @@ class JsonDoc:
     def line_text(self, text: str, off: int, line: int) -> str:
         return line_around(text, off)
 
-    def locate(self, base: tuple[int, int, int], path: Path, key: bool) -> tuple[int, int, int]:
-        """(line, col, offset) in this text of ``path`` below the value at ``base`` (off, line, col)."""
+    def locate(
+        self, base: tuple[int, int, int], path: Path, key: bool, want_text: bool = False
+    ) -> tuple[int, int, str]:
+        """File (line, col) of ``path`` below the value at ``base`` (offset, line, col), and
+        with ``want_text`` the line's text."""
         off, line, col = base
-        text = self.text()
-        if text is None or not path:
-            return line, col, off
-        t = walk(text, off, path, key)
-        if t == off:
-            return line, col, off
-        return line + text.count("\n", off, t), t - text.rfind("\n", 0, t), t
+        w = self.window
+        if w is not None and off >= w.base:
+            text, shift = w.buf, w.base
+        else:
+            w = None
+            text, shift = self.text(), 0  # type: ignore[assignment]
+            if text is None:
+                fline, fcol = self.place(line, col)
+                return fline, fcol, ""
+        local = off - shift
+        t = walk(text, local, path, key) if path else local
+        if t != local:
+            line += text.count("\n", local, t)
+            nl = text.rfind("\n", 0, t)
+            col = t - nl if nl >= 0 or w is None else w.col0 + t + 1
+        fline, fcol = self.place(line, col)
+        return fline, fcol, self.line_text(text, t, fline) if want_text else ""
 
     def position(self, base: tuple[int, int, int], path: Path, key: bool) -> tuple[int, int]:
         line, col, _ = self.locate(base, path, key)
-        return self.place(line, col)
+        return line, col
 
 
 class EmbeddedJsonDoc(JsonDoc):
@@ -208,31 +282,28 @@ class JsonLoc(Loc):
         return Span.lazy(self.file, partial(self.doc.position, self.base, self.prefix + path, True))
 
     def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
-        line, col, off = self.doc.locate(self.base, self.prefix + path, key)
-        fline, fcol = self.doc.place(line, col)
-        text = self.doc.text()
-        line_text = self.doc.line_text(text, off, fline) if text is not None else ""
-        return Diagnostic(file=self.file, line=fline, col=fcol, message=message, line_text=line_text)
+        line, col, text = self.doc.locate(self.base, self.prefix + path, key, want_text=True)
+        return Diagnostic(file=self.file, line=line, col=col, message=message, line_text=text)
 
     def child(self, path: Path) -> JsonLoc:
         return JsonLoc(self.doc, self.base[0], self.base[1], self.base[2], self.prefix + path)
 
 
-def json_error(doc: JsonDoc, text: str, e: Exception, off: int | None = None) -> KubeError:
-    """A :class:`KubeError` for a JSON syntax error (or a too-deep nesting at ``off``)."""
+def json_error(doc: JsonDoc, w: Window, e: Exception, at: int | None = None) -> KubeError:
+    """A :class:`KubeError` for a JSON syntax error (or a too-deep nesting at ``at``)."""
     if isinstance(e, json.JSONDecodeError):
         pos, msg = e.pos, f"not valid JSON: {e.msg}"
     else:
-        pos, msg = (off or 0), "not readable JSON: nested too deeply"
-    if pos >= len(text.rstrip()):  # at the end of the text: show its last line
-        pos = len(text.rstrip())
-    line = text.count("\n", 0, pos) + 1
-    col = pos - text.rfind("\n", 0, pos)
+        pos, msg = (at or 0), "not readable JSON: nested too deeply"
+    end = len(w.buf.rstrip())
+    if pos >= end:  # at the end of the text: show its last line
+        pos = end
+    line, col = w.where(pos)
     fline, fcol = doc.place(line, col)
     return KubeError(
         [
             Diagnostic(
-                file=doc.file, line=fline, col=fcol, message=msg, line_text=doc.line_text(text, pos, fline)
+                file=doc.file, line=fline, col=fcol, message=msg, line_text=doc.line_text(w.buf, pos, fline)
             )
         ]
     )
@@ -246,16 +317,61 @@ def _value(text: str, i: int) -> tuple[Any, int]:
         raise json.JSONDecodeError("Expecting value", text, at) from None
 
 
-def _expect(text: str, i: int, chars: str, what: str) -> int:
-    if i >= len(text) or text[i] not in chars:
-        raise json.JSONDecodeError(f"Expecting {what}", text, i)
-    return i
+class _Reader:
+    """Reads a JSON text through a :class:`Window`, asking for more text when a value runs off its end."""
+
+    __slots__ = ("w",)
+
+    def __init__(self, w: Window) -> None:
+        self.w = w
+
+    def ws(self, i: int) -> int:
+        w = self.w
+        while True:
+            j = _ws(w.buf, i)
+            if j < len(w.buf) or not w.more():
+                return j
+
+    def peek(self, i: int) -> str:
+        w = self.w
+        while i >= len(w.buf) and w.more():
+            pass
+        return w.buf[i : i + 1]
+
+    def expect(self, i: int, chars: str, what: str) -> int:
+        i = self.ws(i)
+        c = self.peek(i)
+        if not c or c not in chars:
+            raise json.JSONDecodeError(f"Expecting {what}", self.w.buf, i)
+        return i
+
+    def value(self, i: int) -> tuple[Any, int]:
+        w = self.w
+        while True:
+            try:
+                return _value(w.buf, i)
+            except json.JSONDecodeError:
+                if not w.more():  # the value may go on in the next chunk
+                    raise
+
+    def string(self, i: int) -> tuple[str, int]:
+        w = self.w
+        while True:
+            try:
+                return scanstring(w.buf, i)  # type: ignore[no-any-return]
+            except json.JSONDecodeError:
+                if not w.more():
+                    raise
+
+
+#: A chunked window forgets what it has read once this much has piled up.
+DROP_CHARS = 4 << 20
 
 
 def json_events(
-    doc: JsonDoc, text: str, fields: dict[str, Any] | None = None
+    doc: JsonDoc, source: str | Window, fields: dict[str, Any] | None = None
 ) -> Iterator[tuple[str, Any, JsonLoc]]:
-    """The values of a JSON text, as events.
+    """The values of a JSON text (a string, or a :class:`Window` on a big file), as events.
 
     A root object is read key by key; when a key ``items`` holds an array,
     each element comes as ``("item", value, loc)`` as soon as it is decoded,
@@ -266,66 +382,98 @@ def json_events(
     ``("whole", value, loc)``; an empty text as nothing. A syntax error
     raises :class:`KubeError`.
     """
-    i = _ws(text, 0)
-    if i == len(text):
-        return
+    w = source if isinstance(source, Window) else Window(source)
+    doc.window = w
+    rd = _Reader(w)
+    i = 0
     try:
-        if text[i] != "{":
-            value, end = _value(text, i)
-            if _ws(text, end) != len(text):
-                raise json.JSONDecodeError("Extra data", text, _ws(text, end))
-            yield "whole", value, JsonLoc(doc, i, text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i))
+        i = rd.ws(0)
+        if i >= len(w.buf):
             return
-        root_off, root_line, root_col = i, text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i)
-        root_loc = JsonLoc(doc, root_off, root_line, root_col)
+        if w.buf[i] != "{":
+            start = i
+            value, i = rd.value(i)
+            end = rd.ws(i)
+            if end < len(w.buf):
+                raise json.JSONDecodeError("Extra data", w.buf, end)
+            yield "whole", value, JsonLoc(doc, w.base + start, *w.where(start))
+            return
+        root_loc = JsonLoc(doc, w.base + i, *w.where(i))
         if fields is None:
             fields = {}
         streamed = False
-        i = _ws(text, i + 1)
-        if text[i : i + 1] != "}":
+        i = rd.ws(i + 1)
+        if rd.peek(i) != "}":
             while True:
-                _expect(text, i, '"', "property name enclosed in double quotes")
-                key, i = scanstring(text, i + 1)
-                i = _expect(text, _ws(text, i), ":", "':' delimiter")
-                i = _ws(text, i + 1)
-                if key == "items" and text[i : i + 1] == "[":
+                if rd.peek(i) != '"':
+                    raise json.JSONDecodeError("Expecting property name enclosed in double quotes", w.buf, i)
+                key, i = rd.string(i + 1)
+                i = rd.expect(i, ":", "':' delimiter")
+                i = rd.ws(i + 1)
+                if key == "items" and rd.peek(i) == "[":
                     streamed = True
                     count = 0
-                    last_off, last_line = root_off, root_line
-                    i = _ws(text, i + 1)
-                    if text[i : i + 1] != "]":
+                    last_off, last_line = i, w.where(i)[0]
+                    i = rd.ws(i + 1)
+                    if rd.peek(i) != "]":
                         while True:
                             off = i
-                            try:
-                                item, i = _value(text, i)
-                            except RecursionError as e:
-                                raise json_error(doc, text, e, off) from None
-                            last_line += text.count("\n", last_off, off)
+                            item, i = rd.value(off)
+                            last_line += w.buf.count("\n", last_off, off)
                             last_off = off
-                            loc = JsonLoc(doc, off, last_line, off - text.rfind("\n", 0, off))
-                            yield "item", item, loc
+                            yield "item", item, JsonLoc(doc, w.base + off, last_line, w.col(off))
                             count += 1
-                            i = _expect(text, _ws(text, i), ",]", "',' delimiter")
-                            if text[i] == "]":
+                            i = rd.expect(i, ",]", "',' delimiter")
+                            if w.buf[i] == "]":
                                 break
-                            i = _ws(text, i + 1)
+                            i = rd.ws(i + 1)
+                            if w.chunked and i > DROP_CHARS:
+                                last_line += w.buf.count("\n", last_off, i)
+                                w.drop(i, last_line)
+                                i = last_off = 0
                     fields[key] = count
                     i += 1
                 else:
-                    value, i = _value(text, i)
+                    value, i = rd.value(i)
                     fields[key] = value
-                i = _expect(text, _ws(text, i), ",}", "',' delimiter")
-                if text[i] == "}":
+                i = rd.expect(i, ",}", "',' delimiter")
+                if w.buf[i] == "}":
                     break
-                i = _ws(text, i + 1)
-        end = _ws(text, i + 1)
-        if end != len(text):
-            raise json.JSONDecodeError("Extra data", text, end)
-        if streamed:
-            yield "root", fields, root_loc
-        else:
-            yield "whole", fields, root_loc
+                i = rd.ws(i + 1)
+        end = rd.ws(i + 1)
+        if end < len(w.buf):
+            raise json.JSONDecodeError("Extra data", w.buf, end)
+        yield ("root" if streamed else "whole"), fields, root_loc
     except json.JSONDecodeError as e:
-        raise json_error(doc, text, e) from None
+        raise json_error(doc, w, e) from None
     except RecursionError as e:
-        raise json_error(doc, text, e, i) from None
+        raise json_error(doc, w, e, i) from None
+
+
+#: Files above this size are read in chunks of this size, never whole.
+CHUNK_BYTES = 16 << 20
+
+
+def json_chunks(path: str, size: int = CHUNK_BYTES) -> Iterator[str]:
+    """A file's text in decoded chunks (UTF-8 with or without BOM, UTF-16/32 with BOM).
+
+    Raises ``UnicodeDecodeError`` on a bad byte (the caller reads the file
+    whole then, for an error at its line and column) and ``OSError``.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(4)
+        if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            encoding = "utf-32"
+        elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        else:
+            encoding = "utf-8-sig"
+        decoder = codecs.getincrementaldecoder(encoding)()
+        while True:
+            chunk = fh.read(size)
+            text = decoder.decode(data + chunk, final=not chunk)
+            data = b""
+            if text:
+                yield text
+            if not chunk:
+                return

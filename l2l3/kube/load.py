@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from l2l3.kube import jsontext
 from l2l3.kube.dispatch import CNI_EXTENSIONS, MANIFEST_EXTENSIONS, SPEC_EXTENSIONS, Batch, read_file
 from l2l3.kube.errors import Diagnostic, KubeError, Note, Span
 from l2l3.kube.fields import Sink
 from l2l3.kube.frozen import FrozenMap
+from l2l3.kube.jsontext import Window
 from l2l3.kube.objects import (
     CniConfig,
     EndpointSlice,
@@ -41,6 +43,8 @@ from l2l3.kube.objects import (
 from l2l3.kube.source import read_text
 
 __all__ = ["Cluster", "load", "load_text"]
+
+JSON_EXTENSIONS = (".json", ".conflist", ".conf")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,7 +142,7 @@ class _Loader:
         self.other_files: list[str] = []
         self.files: list[str] = []
 
-    def text(self, file: str, text: str, from_disk: bool = True) -> None:
+    def text(self, file: str, text: str | Window, from_disk: bool = True) -> None:
         batch = Batch(self.seen)
         if read_file(batch, file, text, from_disk):
             self.seen.update(batch.mine)
@@ -160,11 +164,17 @@ class _Loader:
             self.spec_files.append(file)
             return
         try:
-            text = read_text(file)
+            if file.lower().endswith(JSON_EXTENSIONS) and os.path.getsize(file) > jsontext.CHUNK_BYTES:
+                try:  # a big JSON file is read in chunks: never whole in memory
+                    self.text(file, Window(chunks=jsontext.json_chunks(file)))
+                    return
+                except UnicodeDecodeError:
+                    pass  # read it whole, for the bad byte's line and column
+            self.text(file, read_text(file))
         except KubeError as e:
             self.diags.extend(e.diagnostics)
-            return
-        self.text(file, text)
+        except OSError as e:
+            self.diags.append(Diagnostic(file=file, line=1, col=1, message=f"cannot read: {e.strerror or e}"))
 
     def cluster(self) -> Cluster:
         if self.diags:

@@ -120,7 +120,16 @@ def _peer(r: R, v: Any, path: Path) -> PolicyPeer:
     )
 
 
+def _null_is_empty(r: R, v: Any, path: Path) -> Any:
+    """A null list item decodes as the zero value, ``{}``, in the API server: say so."""
+    if v is None:
+        r.note(path, f"{dotted(path)} is null: read as {{}}, as the API server decodes it", "assumed")
+        return {}
+    return v
+
+
 def _port(r: R, v: Any, path: Path) -> PolicyPort:
+    v = _null_is_empty(r, v, path)
     if not isinstance(v, dict):
         r.expected(path, v, "a port (a mapping with protocol, port and endPort)")
     r.unread(v, path, PORT)
@@ -146,6 +155,7 @@ def _rules(r: R, spec: dict[Any, Any], key: str, peers_key: str) -> tuple[Policy
     rules = []
     for i, v in enumerate(items):
         w = SPEC + (key, i)
+        v = _null_is_empty(r, v, w)
         if not isinstance(v, dict):
             r.expected(w, v, f"an {key} rule (a mapping with {peers_key} and ports)")
         r.unread(v, w, known)

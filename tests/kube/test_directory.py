@@ -183,3 +183,26 @@ def test_files_that_are_no_kubernetes_input(tmp_path: Path) -> None:
     c = load(tmp_path)
     assert sorted(Path(p).name for p in c.other_files) == ["package.json", "values.yaml"]
     assert len(c.files) == 4
+
+
+def test_null_rules_and_ports_are_empty_as_the_api_server_reads_them() -> None:
+    text = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  podSelector: {}
+  ingress:
+  -
+  - ports:
+    -
+"""
+    c = load_text(text, "null.yaml")
+    (p,) = c.policies
+    first, second = p.ingress or ()
+    assert first.peers is None and first.ports is None  # {}: every source, every port
+    (port,) = second.ports or ()
+    assert (port.protocol, port.port) == ("TCP", None)
+    assert sorted(n.message for n in c.notes if n.code == "assumed") == [
+        "spec.ingress[0] is null: read as {}, as the API server decodes it",
+        "spec.ingress[1].ports[0] is null: read as {}, as the API server decodes it",
+    ]
