@@ -101,6 +101,12 @@ def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None, budget:
         r = checker.evaluate(c.query)
         results.append(CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings))
     warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)
+    warnings += [
+        f"{r.check.span.file}:{r.check.span.line}: warning: check {r.check.name}: {w}"
+        for r in results
+        if r.check is not None
+        for w in r.warnings
+    ]
     return Report(spec, tuple(results), tuple(warnings))
 
 

@@ -182,7 +182,6 @@ class Checker:
             f"all {n} source/destination pairs reach (witness: the first){self_note(plan.excluded)}",
             witness=first,
             pairs=n,
-            warnings=_self_warning(plan.excluded),
         )
 
     def _no_reach(self, q: Reach) -> CheckResult:
@@ -223,7 +222,6 @@ class Checker:
             Verdict.HOLDS,
             f"proved: none of {n} pairs has a packet that gets through{how}{self_note(excluded)}",
             pairs=n,
-            warnings=_self_warning(excluded),
         )
 
     def _isolated(self, q: Isolated) -> CheckResult:
@@ -279,7 +277,6 @@ class Checker:
             f"proved: every delivered packet arrives from {q.ip}{self_note(plan.excluded)}",
             first,
             pairs=n,
-            warnings=_self_warning(plan.excluded),
         )
 
     def _netns(self, q: NetnsIsolation) -> CheckResult:
@@ -330,10 +327,6 @@ class Checker:
             if t is not None:
                 return CheckResult(q, Verdict.VIOLATED, f"a packet from {s.label} loops", t)
         return CheckResult(q, Verdict.HOLDS, f"proved: no packet from any of {len(senders)} senders loops")
-
-
-def _self_warning(excluded: int) -> tuple[str, ...]:
-    return (f"{excluded} self pair(s) left out (an endpoint with itself)",) if excluded else ()
 
 
 def evaluate(net: Network, q: Query) -> CheckResult:
