@@ -14,6 +14,10 @@ through ``check``, ``expand`` and ``trace`` in a pool of worker processes
   the worker ``--grace`` seconds later), grouped by command and where;
 * contract, diagnostic and round-trip findings (see the harness).
 
+Other engineers edit the working tree while a campaign runs (a worker that
+imports a half-edited module reports ImportErrors that are nobody's bug):
+``--at HEAD`` runs on a fresh copy of that revision instead.
+
 ``--save DIR`` keeps up to ``--keep`` inputs per group (``DIR/<group>/<n>.l2l3``
 with the arguments and the traceback beside them); ``--json FILE`` writes the
 figures. Inputs are drawn in chunks of ``--chunk``, each a Hypothesis run
@@ -24,12 +28,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import multiprocessing as mp
 import os
 import queue
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -398,6 +407,60 @@ def campaign(args: argparse.Namespace) -> Figures:
     return figs
 
 
+def at_revision(args: argparse.Namespace) -> int:
+    """Run the same campaign in a fresh copy of ``args.at`` (the working tree stays untouched)."""
+    root = Path(__file__).resolve().parents[2]
+    tree = Path(tempfile.mkdtemp(prefix="l2l3-fuzz-tree-"))
+    try:
+        if args.at == "WORKTREE":
+            listed = subprocess.run(
+                ["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"],
+                capture_output=True,
+                check=True,
+            )
+            for name in filter(None, listed.stdout.decode().split("\0")):
+                src = root / name
+                if src.is_file():
+                    (tree / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, tree / name)
+            what = "the working tree as it is now"
+        else:
+            commit = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--verify", f"{args.at}^{{commit}}"],
+                capture_output=True,
+                text=True,
+            )
+            if commit.returncode != 0:
+                print(f"campaign: error: --at {args.at}: {commit.stderr.strip()}", file=sys.stderr)
+                return 2
+            rev = commit.stdout.strip()
+            tar = subprocess.run(
+                ["git", "-C", str(root), "archive", "--format=tar", rev], capture_output=True, check=True
+            )
+            with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as t:
+                t.extractall(tree, filter="data")
+            what = rev[:12]
+        print(f"campaign at {args.at} = {what}, in {tree}", file=sys.stderr, flush=True)
+        argv = [
+            *(
+                "--n",
+                str(args.n),
+                "--seconds-per-input",
+                str(args.seconds_per_input),
+                "--grace",
+                str(args.grace),
+            ),
+            *("--workers", str(args.workers), "--seed", str(args.seed), "--chunk", str(args.chunk)),
+            *("--families", args.families, "--commands", args.commands, "--memory-mb", str(args.memory_mb)),
+            *("--keep", str(args.keep), "--progress", str(args.progress)),
+            *(("--save", str(Path(args.save).resolve())) if args.save else ()),
+            *(("--json", str(Path(args.json).resolve())) if args.json else ()),
+        ]
+        return subprocess.run([sys.executable, "-m", "tests.fuzz.campaign", *argv], cwd=tree).returncode
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.fuzz.campaign", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000, help="inputs to run (default 1000)")
@@ -415,12 +478,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=int, default=5, help="inputs kept per group (default 5)")
     ap.add_argument("--json", default="", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--progress", type=float, default=30.0, help="seconds between progress lines (0: none)")
+    ap.add_argument(
+        "--at",
+        default="",
+        metavar="REV",
+        help="run on a copy of git revision REV (or of the working tree as it is now: WORKTREE), "
+        "so that edits made meanwhile do not reach the workers",
+    )
     args = ap.parse_args(argv)
     if args.n < 1 or args.workers < 1 or args.seconds_per_input <= 0 or args.chunk < 1:
         ap.error("--n, --workers, --chunk and --seconds-per-input must be positive")
     unknown = set(filter(None, args.families.split(","))) - set(FAMILIES)
     if unknown:
         ap.error(f"unknown families {', '.join(sorted(unknown))}")
+    if args.at:
+        return at_revision(args)
     os.environ.pop("L2L3_DEBUG", None)  # the harness sets it around each run
     figs = campaign(args)
     print(figs.report(args.n, args.workers, args.seconds_per_input))
