@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import run as bench
+from benchmarks.measure import fit_slope, worker
 from l2l3.generate import plan, spec_text
 
 
@@ -92,7 +93,7 @@ def test_isolation_verdicts_per_cni(tmp_path: Path, cni: str, expect: str) -> No
     path = tmp_path / "c.l2l3"
     path.write_text(spec_text(plan(3, 5, cni, 3, 1, 0.0, 0, "all")))
     for task in ("matrix", "check"):
-        r = bench.worker(task, path, 120, None)
+        r = worker(task, path, 120, None)
         assert r.status == "ok", r.stderr
         checks = [e for e in r.events if e["event"] == "check"]
         assert len(checks) == 7
@@ -102,14 +103,14 @@ def test_isolation_verdicts_per_cni(tmp_path: Path, cni: str, expect: str) -> No
 
 
 def test_growth_slope_fit() -> None:
-    assert bench.fit_slope([(1000, 1.0), (10000, 10.0), (100000, 100.0)]) == pytest.approx(1.0)
-    assert bench.fit_slope([(1000, 1.0), (10000, 100.0)]) == pytest.approx(2.0)
-    assert bench.fit_slope([(1000, 1.0)]) is None
+    assert fit_slope([(1000, 1.0), (10000, 10.0), (100000, 100.0)]) == pytest.approx(1.0)
+    assert fit_slope([(1000, 1.0), (10000, 100.0)]) == pytest.approx(2.0)
+    assert fit_slope([(1000, 1.0)]) is None
 
 
 def test_cap_cuts_a_run_and_reports_progress(tmp_path: Path) -> None:
     path = tmp_path / "c.l2l3"
     path.write_text(spec_text(plan(3, 5, "calico bgp", 3, 1, 0.0, 0, "all")))
-    r = bench.worker("check", path, 0.05, None)
+    r = worker("check", path, 0.05, None)
     assert r.status == "timeout"
     assert r.progress()

@@ -1,0 +1,125 @@
+"""The ``peer`` row: network-config-analyzer, in its own virtualenv, versus ``l2l3 matrix``.
+
+The peer tool lives in ``benchmarks/.peer-venv`` (installed there with
+``--peer install``, or by default at full scale), so that it never touches
+the project's environment. Both tools answer the same cluster cold: NCA its
+Kubernetes YAML (``--connectivity``), l2l3 the equivalent spec; their
+namespace-level answers are compared.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.measure import median, run_child
+from benchmarks.rows import TARGETS, Bench, Row
+from l2l3.generate import kubernetes_yaml, plan, spec_text
+
+PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
+NCA = PEER_VENV / "bin" / "nca"
+
+
+def install(bench: Bench) -> None:
+    """Install network-config-analyzer into its own virtualenv; a failure is only reported."""
+    bench.say(f"[peer] installing network-config-analyzer into {PEER_VENV}")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True)
+        subprocess.run(
+            [str(PEER_VENV / "bin" / "pip"), "install", "-q", "network-config-analyzer"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+    except (subprocess.SubprocessError, OSError) as e:
+        bench.say(f"[peer] could not install network-config-analyzer: {e}")
+
+
+def peer_row(bench: Bench) -> None:
+    """Measure the ``peer`` row (or record it as skipped when the peer tool is absent)."""
+    nodes, pods, ns, pols = bench.sizes.peer
+    mode = bench.args.peer
+    if mode == "auto":
+        mode = "install" if bench.args.scale == "full" else "use"
+    if not NCA.exists() and mode == "install":
+        install(bench)
+    p = plan(nodes, pods, "calico bgp", ns, pols, 0.0, 0, "none")
+    spec = bench.tmp / f"peer-{nodes}x{pods}.l2l3"
+    spec.write_text(spec_text(p))
+    yaml = bench.tmp / f"peer-{nodes}x{pods}.yaml"
+    yaml.write_text(kubernetes_yaml(p))
+    wl = f"{nodes * pods} pods, {ns} namespaces, {ns * pols} NetworkPolicies"
+    if not NCA.exists():
+        bench.rows.append(
+            Row(
+                "peer",
+                wl,
+                TARGETS["peer"],
+                "skipped: network-config-analyzer is not installed in benchmarks/.peer-venv "
+                "(python -m benchmarks.run --peer install)",
+                "skipped",
+            )
+        )
+        return
+    bench.say(f"[peer] {wl}")
+    peer_walls = []
+    peer_out = ""
+    for i in range(bench.repeat):
+        r = run_child([str(NCA), "--connectivity", "--resource_list", str(yaml)], bench.cap, bench.mem_cap)
+        bench.say(f"    nca run {i + 1}: {r.status}, {r.wall:.2f} s")
+        if r.status != "ok":
+            break
+        peer_walls.append(r.wall)
+        peer_out = r.stdout
+    ours = bench.repeated("matrix", spec, "--jobs", str(bench.args.jobs))
+    ok = [r for r in ours if r.status == "ok" and r.done is not None]
+    if not peer_walls or not ok:
+        bench.rows.append(
+            Row(
+                "peer",
+                wl,
+                TARGETS["peer"],
+                f"incomplete: peer {len(peer_walls)} runs, l2l3 {len(ok)} runs",
+                "gap",
+            )
+        )
+        return
+    pw, lw = median(peer_walls), median([r.wall for r in ok])
+    mx = ok[0].last("matrix") or {}
+    agree = compare(peer_out, mx.get("cells", {}))
+    ratio = pw / lw
+    bench.rows.append(
+        Row(
+            "peer",
+            wl + f" (l2l3: calico bgp spec, {mx.get('classes')} classes, {mx.get('queries')} queries)",
+            TARGETS["peer"],
+            f"network-config-analyzer {pw:.2f} s, l2l3 matrix {lw:.2f} s (cold starts, medians): "
+            f"l2l3 is {ratio:.2f}x {'faster' if ratio >= 1 else 'as fast'}; namespace cells {agree}",
+            "met" if ratio >= 100 else "gap",
+            {"peer_s": pw, "l2l3_s": lw, "ratio": ratio, "agreement": agree},
+        )
+    )
+
+
+def compare(nca_text: str, cells: dict[str, str]) -> str:
+    """Compare namespace reachability: NCA's rules versus l2l3's cells (pod-to-pod only)."""
+    allowed: set[tuple[str, str]] = set()
+    for line in nca_text.splitlines():
+        line = line.strip()
+        if not line.startswith("src_ns:") or "dst_ns:" not in line:
+            continue
+        try:
+            src = line.split("src_ns: [", 1)[1].split("]", 1)[0].split(",")
+            dst = line.split("dst_ns: [", 1)[1].split("]", 1)[0].split(",")
+        except IndexError:
+            continue
+        for a in src:
+            for b in dst:
+                allowed.add((a.strip(), b.strip()))
+    if not allowed or not cells:
+        return "not compared (no namespace rules parsed)"
+    ours = {tuple(k.split("->", 1)) for k, v in cells.items() if v in ("all", "some")}
+    keys = {tuple(k.split("->", 1)) for k in cells}
+    diff = [k for k in keys if (k in ours) != (k in allowed)]
+    return "agree with network-config-analyzer" if not diff else f"differ on {len(diff)} of {len(keys)} pairs"
