@@ -260,3 +260,13 @@ def test_objects_are_frozen(cluster: Cluster) -> None:
         cluster.pods[0].name = "x"  # type: ignore[misc]
     assert isinstance(cluster.pods[0].containers, tuple)
     hash(cluster.policies[0])  # hashable, spans and selectors included
+
+
+def test_a_cluster_pickles(cluster: Cluster, json_file: Path) -> None:
+    import pickle
+
+    for c in (cluster, load(json_file)):
+        again = pickle.loads(pickle.dumps(c))
+        assert (
+            again == c and again.pods[0].containers[0].ports[0].span == c.pods[0].containers[0].ports[0].span
+        )
