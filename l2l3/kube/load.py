@@ -14,6 +14,14 @@ paths given make one cluster.
 Invalid input raises :class:`~l2l3.kube.errors.KubeError` with every problem
 found (reading goes on past a bad object, so one run shows them all). What
 is skipped is said in ``Cluster.notes``.
+
+A JSON file above ``jsontext.CHUNK_BYTES`` is read in chunks and its List
+items decoded one at a time, so it is never whole in memory; the spans of
+values below an item are found when first used, which reads that file
+again (once, and only if it did not change; else they fall back to the
+item's own span). The garbage collector is paused while reading: the
+readers make no reference cycles, and its passes over millions of young
+objects cost more than the parsing.
 """
 
 from __future__ import annotations
