@@ -135,7 +135,7 @@ def parse_profile(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
         if k not in allowed:
             known = ", ".join(allowed) or "none"
             raise ValueError(f"unknown option {k!r} for cni {' '.join(best)}; options: {known}")
-        opts.append((k, v))
+        opts += [(k, x) for x in v.split(",") if x] if k == "outbound-nat-except" else [(k, v)]
     return best, tuple(opts)
 
 
@@ -574,9 +574,10 @@ def from_configs(configs: Sequence[CniConfig], flannel: Sequence[FlannelConfig] 
     pod_cidr = next((r.pod_cidr for r in readings if r.pod_cidr is not None), None)
     exceptions = next((r.exceptions for r in windows if r.exceptions is not None), None)
     allowed = OPTIONS.get(words, {})
+    excepted: list[tuple[str, str]] = []
     if exceptions is not None:
         if "outbound-nat-except" in allowed and exceptions:
-            options["outbound-nat-except"] = ",".join(map(str, exceptions))
+            excepted = [("outbound-nat-except", str(x)) for x in exceptions]
         elif exceptions:
             notes.add(
                 windows[0].span,
@@ -605,7 +606,7 @@ def from_configs(configs: Sequence[CniConfig], flannel: Sequence[FlannelConfig] 
     files = sorted({r.file for r in readings})
     return CniChoice(
         words=words,
-        options=tuple(sorted(options.items())),
+        options=tuple(sorted(options.items())) + tuple(excepted),
         pod_cidr=pod_cidr,
         service_cidr=service_cidr,
         windows_routes=tuple(extra),
