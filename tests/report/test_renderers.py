@@ -74,11 +74,12 @@ def test_sarif_lists_what_does_not_hold(reports: list[Report]) -> None:
     assert levels == ["error", "error", "warning"]
 
 
-def test_junit_counts_failures_and_skips(reports: list[Report]) -> None:
+def test_junit_counts_failures_and_errors(reports: list[Report]) -> None:
+    """Unknown is an error, not skipped: dashboards show skipped green (tests/report/test_junit.py)."""
     suite = ET.fromstring(RENDERERS["junit"](reports))
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "1")
-    assert len(suite.findall("testcase/failure")) == 2 and suite.find("testcase/skipped") is not None
-    assert "<spent>" in suite.find("testcase/skipped").get("message", "")  # type: ignore[union-attr]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "2", "1")
+    assert len(suite.findall("testcase/failure")) == 2 and suite.find("testcase/skipped") is None
+    assert "<spent>" in suite.find("testcase/error").get("message", "")  # type: ignore[union-attr]
 
 
 def test_text_ends_with_the_summary(reports: list[Report]) -> None:
