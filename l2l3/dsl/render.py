@@ -1,34 +1,39 @@
 """A Spec back to canonical text.
 
 ``parse(render(s), expand=False) == s`` for every Spec that ``parse`` produced
-(spans aside). The output is deterministic: cluster, segments, externals,
-nodes, policies, checks, each in the order of the Spec; inside a node one
+(spans aside). The output is deterministic: cluster, namespaces, segments,
+externals, nodes, policies, checks, each in the order of the Spec; inside a node one
 kind of statement after another, in the order of the Node's fields.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from l2l3.model.types import (
+    NAMESPACE_NAME_LABEL,
     AnyPeer,
     Backend,
     Bridge,
     CidrPeer,
     Cluster,
+    ContainerPort,
     Dnat,
     Filter,
     Labels,
-    NamespacePeer,
+    LabelSelector,
+    NamespaceDecl,
     Nic,
     Node,
     Peer,
     Pod,
-    PodPeer,
     Policy,
     PolicyRule,
+    PortSpec,
     Route,
+    SelectorPeer,
     SourceNat,
     Spec,
     StackMode,
@@ -55,6 +60,8 @@ def render(spec: Spec, comments: Comments | None = None) -> str:
     blocks: list[str] = []
     if spec.cluster is not None:
         blocks.append(_cluster(spec.cluster))
+    if spec.namespaces:
+        blocks.append("\n".join(_namespace(d) for d in spec.namespaces))
     underlay = [_segment_line(s) for s in spec.segments] + [
         f"external {e.name} {e.prefix} via {e.via}" for e in spec.externals
     ]
@@ -83,6 +90,10 @@ def _cluster(c: Cluster) -> str:
     lines += [f"{INDENT}{k} {v}" for k, v in c.options]
     lines.append("}")
     return "\n".join(lines)
+
+
+def _namespace(d: NamespaceDecl) -> str:
+    return f"namespace {d.name}" + (f" labels {_labels(d.labels)}" if d.labels else "")
 
 
 def _labels(labels: Labels, sep: str = " ") -> str:
@@ -140,6 +151,8 @@ def _pod(p: Pod, indent: str, cm: Comments | None = None, key: tuple[object, ...
         words.append(f"namespace {p.namespace}")
     if p.labels:
         words.append(f"labels {_labels(p.labels)}")
+    if p.ports:
+        words.append("ports " + ", ".join(_cport(c) for c in p.ports))
     cm = cm or {}
     head = " ".join(words)
     if not p.routes:
@@ -148,6 +161,10 @@ def _pod(p: Pod, indent: str, cm: Comments | None = None, key: tuple[object, ...
         f"{indent}{INDENT}{_route(r)}{_note(cm, (*key, 'routes', j))}\n" for j, r in enumerate(p.routes)
     )
     return f"{head} {{{_note(cm, key)}\n{body}{indent}}}"
+
+
+def _cport(c: ContainerPort) -> str:
+    return f"{c.port}/{c.proto}" + (f"={c.name}" if c.name else "")
 
 
 def _snat(s: SourceNat) -> str:
@@ -244,17 +261,48 @@ def _note(cm: Comments, key: tuple[object, ...]) -> str:
     return f"    # {text}" if text else ""
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
 def _peer(p: Peer) -> str:
-    if isinstance(p, PodPeer):
-        if p.namespace is not None:
-            return f"namespace {p.namespace} pods {_labels(p.labels, ', ')}".rstrip()
-        return f"pods {_labels(p.labels, ', ')}".rstrip()
-    if isinstance(p, NamespacePeer):
-        return f"namespace {p.namespace}" + (f" pods {_labels(p.labels, ', ')}" if p.labels else "")
+    if isinstance(p, SelectorPeer):
+        return _selector_peer(p)
     if isinstance(p, CidrPeer):
         return f"cidr {p.cidr}" + (f" except {_cidrs(p.exceptions)}" if p.exceptions else "")
     assert isinstance(p, AnyPeer)
     return "all"
+
+
+def _selector_peer(p: SelectorPeer) -> str:
+    """``pods SEL``, ``namespace NS [pods SEL]``, ``namespaces SEL [pods SEL]`` or ``all-pods``."""
+    pods = "" if p.pods is None else ("pods" if p.pods.empty else f"pods {p.pods}")
+    ns = p.namespaces
+    if ns is None:
+        return pods or "pods"
+    name = _only_name(ns)
+    if name is not None:
+        head = f"namespace {name}"
+    elif ns.empty:
+        head = "all-pods" if p.pods is None else "namespaces {}"
+    else:
+        head = f"namespaces {ns}"
+    return f"{head} {pods}" if pods else head
+
+
+def _only_name(sel: LabelSelector) -> str | None:
+    """NS when ``sel`` is exactly ``kubernetes.io/metadata.name=NS`` and NS can be written as a name."""
+    if sel.exprs or len(sel.match) != 1 or sel.match[0][0] != NAMESPACE_NAME_LABEL:
+        return None
+    name = sel.match[0][1]
+    return name if _NAME.fullmatch(name) else None
+
+
+def _port(s: PortSpec) -> str:
+    if s.port is None:
+        return str(s.proto)
+    if s.end_port is not None:
+        return f"{s.proto} {s.port}-{s.end_port}"
+    return f"{s.proto} {s.port}"
 
 
 def _rule(direction: str, r: PolicyRule) -> str:
@@ -262,15 +310,13 @@ def _rule(direction: str, r: PolicyRule) -> str:
     if r.peers:
         words.append(("from " if direction == "ingress" else "to ") + ", ".join(_peer(p) for p in r.peers))
     if r.ports:
-        words.append(
-            ", ".join(f"{s.proto} {s.port}" if s.port is not None else str(s.proto) for s in r.ports)
-        )
+        words.append(", ".join(_port(s) for s in r.ports))
     return " ".join(words)
 
 
 def _policy(p: Policy) -> str:
     lines = [f"policy {p.name} namespace {p.namespace} {{"]
-    lines.append(f"{INDENT}select {_labels(p.select, ', ')}".rstrip())
+    lines.append(f"{INDENT}select {p.select}" if not p.select.empty else f"{INDENT}select")
     lines += [f"{INDENT}{_rule('ingress', r)}" for r in p.ingress]
     lines += [f"{INDENT}{_rule('egress', r)}" for r in p.egress]
     if p.types is not None:

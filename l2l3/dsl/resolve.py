@@ -27,6 +27,7 @@ from l2l3.model.types import (
     Node,
     NodeRef,
     Pod,
+    PodNsRef,
     PodRef,
     Reach,
     Route,
@@ -140,6 +141,8 @@ class _Resolver:
             else:
                 first_policy[key] = pol.span
         self.duplicates(((c.name, c.span) for c in spec.checks), "check", "check")
+        self.duplicates(((d.name, d.span) for d in spec.namespaces), "namespace", "namespace")
+        self.named_ports()
         for s in spec.segments:
             if s.gateway is not None and s.gateway not in s.prefix:
                 self.error(
@@ -155,6 +158,33 @@ class _Resolver:
         for c in spec.checks:
             self.check(c.query, c.span)
         return self.diags
+
+    def duplicate_pods(self, n: Node) -> None:
+        """Pods are named per namespace: two of one name on a node must differ in namespace."""
+        first: dict[tuple[str, str], Span] = {}
+        for p in n.pods:
+            key = (p.namespace, p.name)
+            if key in first:
+                self.error(
+                    self.at(p.span, "pod", p.name),
+                    f"duplicate pod {p.name} in namespace {p.namespace} on node {n.name} "
+                    f"(first defined at {self.where(first[key])})",
+                )
+            else:
+                first[key] = p.span
+
+    def named_ports(self) -> None:
+        """A named port in a policy that no pod declares admits nothing: say so."""
+        declared = {(c.name, c.proto) for n in self.spec.nodes for p in n.pods for c in p.ports if c.name}
+        for pol in self.spec.policies:
+            for r in (*pol.ingress, *pol.egress):
+                for ps in r.ports:
+                    if isinstance(ps.port, str) and (ps.port, ps.proto) not in declared:
+                        self.warn(
+                            self.at(r.span, ps.port),
+                            f"no pod has a {ps.proto} port named {ps.port}: this port admits nothing "
+                            "(named ports resolve against the destination pod's `ports`)",
+                        )
 
     def unknown_segment(self, name: str) -> str:
         known = ", ".join(sorted(self.segments)) or "none declared"
@@ -177,7 +207,7 @@ class _Resolver:
         ifaces += [(v.name, v.span) for v in n.vxlans]
         ifaces.sort(key=lambda t: (t[1].line, t[1].column))
         self.duplicates(ifaces, "interface", suffix=f" on node {n.name}")
-        self.duplicates(((p.name, p.span) for p in n.pods), "pod", "pod", suffix=f" on node {n.name}")
+        self.duplicate_pods(n)
         names = {name for name, _ in ifaces}
         if profile_managed:
             names.add("eth0")
@@ -383,9 +413,40 @@ class _Resolver:
             node = self.nodes.get(ref.node)
             if node is None:
                 self.error(self.at(span, text), self.unknown_node(ref.node))
-            elif not any(p.name == ref.pod for p in node.pods):
-                known = ", ".join(p.name for p in node.pods) or "none"
+                return
+            same = [p.namespace for p in node.pods if p.name == ref.pod]
+            if not same:
+                known = ", ".join(dict.fromkeys(p.name for p in node.pods)) or "none"
                 self.error(self.at(span, text), f"node {ref.node} has no pod {ref.pod} (pods: {known})")
+            elif len(same) > 1:
+                self.error(
+                    self.at(span, text),
+                    f"node {ref.node} has pods {ref.pod} in namespaces {', '.join(sorted(same))}: "
+                    f"say which with `pod NS/{ref.pod}`",
+                )
+        elif isinstance(ref, PodNsRef):
+            nodes = [
+                n.name
+                for n in self.spec.nodes
+                for p in n.pods
+                if (p.namespace, p.name) == (ref.namespace, ref.name)
+            ]
+            if not nodes:
+                known = ", ".join(
+                    dict.fromkeys(
+                        p.name for n in self.spec.nodes for p in n.pods if p.namespace == ref.namespace
+                    )
+                )
+                self.error(
+                    self.at(span, "pod", f"{ref.namespace}/{ref.name}"),
+                    f"no pod {ref.name} in namespace {ref.namespace} (its pods: {known or 'none'})",
+                )
+            elif len(nodes) > 1:
+                self.error(
+                    self.at(span, "pod", f"{ref.namespace}/{ref.name}"),
+                    f"{ref} is on nodes {', '.join(nodes)} (Kubernetes names a pod once per namespace); "
+                    f"say which with `NODE/{ref.name}`",
+                )
         elif isinstance(ref, NodeRef):
             if ref.node not in self.nodes:
                 self.error(self.at(span, "node", ref.node), self.unknown_node(ref.node))
@@ -402,8 +463,11 @@ class _Resolver:
                     f"namespace {ref.namespace} selects no pod: the check quantifies over nothing",
                 )
         elif isinstance(ref, LabelRef):
-            want = set(ref.labels)
-            if not any(want <= set(p.labels) for n in self.spec.nodes for p in n.pods):
+            if not any(
+                ref.selector.matches(p.labels) and ref.namespace in (None, p.namespace)
+                for n in self.spec.nodes
+                for p in n.pods
+            ):
                 self.warn(self.at(span, "pods"), f"{text} selects no pod: the check quantifies over nothing")
         elif isinstance(ref, AddressRef):
             pass

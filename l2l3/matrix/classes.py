@@ -34,8 +34,8 @@ from itertools import repeat
 
 from l2l3.matrix.signature import Canon, statement_tokens
 from l2l3.model.network import Network
-from l2l3.model.policy import labels_match
-from l2l3.model.types import CidrPeer, NamespacePeer, PodPeer, StackMode
+from l2l3.model.policy import selects
+from l2l3.model.types import CidrPeer, SelectorPeer, StackMode
 
 __all__ = ["NODE_FIELDS", "PodClass", "classes", "pod_sort_key"]
 
@@ -187,19 +187,14 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
         pairs = [k for k, c in seen_pairs.items() if c > 0]
         node_sig[me] = _digest((selfkey[me], sorted(pairs)))
     # policy-relevant labels and selection
-    rel_pairs = _policy_label_pairs(net)
-    rel_keys = {k for k, _ in rel_pairs}
+    rel_pairs, rel_keys = _policy_label_pairs(net)
     sigs: dict[str, str] = {}
     desc: dict[str, str] = {}
     for pid, info in net.pods.items():
         pod = info.pod
         node = info.node
         labels = tuple(sorted((k, v if (k, v) in rel_pairs else "*") for k, v in pod.labels if k in rel_keys))
-        selected = tuple(
-            i
-            for i, pol in enumerate(net.policies)
-            if pol.namespace == pod.namespace and labels_match(pol.select, pod)
-        )
+        selected = tuple(i for i, pol in enumerate(net.policies) if selects(pol, pod))
         ip = pod.ip.ip if pod.ip is not None and pod.mode is not StackMode.HOST_NETWORK else None
         pin = (node, pod.name) in pinned_pods
         sig = (
@@ -211,6 +206,7 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
             labels,
             selected,
             bits(ip),
+            *((pod.ports,) if pod.ports else ()),  # named ports resolve per pod
         )
         sigs[pid] = _digest(sig)
         spec_node = cz.nodes[node]
@@ -258,13 +254,18 @@ def _policy_literals(net: Network) -> set[IPv4Network]:
     return out
 
 
-def _policy_label_pairs(net: Network) -> set[tuple[str, str]]:
-    """The (key, value) label pairs that policies select on."""
-    out: set[tuple[str, str]] = set()
+def _policy_label_pairs(net: Network) -> tuple[set[tuple[str, str]], set[str]]:
+    """The (key, value) label pairs that policies' pod selectors compare, and the keys they look at."""
+    pairs: set[tuple[str, str]] = set()
+    keys: set[str] = set()
     for pol in net.policies:
-        out.update(pol.select)
-        for r in (*pol.ingress, *pol.egress):
-            for peer in r.peers:
-                if isinstance(peer, PodPeer | NamespacePeer):
-                    out.update(peer.labels)
-    return out
+        sels = [pol.select] + [
+            p.pods
+            for r in (*pol.ingress, *pol.egress)
+            for p in r.peers
+            if isinstance(p, SelectorPeer) and p.pods
+        ]
+        for sel in sels:
+            pairs |= sel.pairs()
+            keys |= sel.keys()
+    return pairs, keys

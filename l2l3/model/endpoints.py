@@ -1,7 +1,8 @@
 """Endpoints of queries: what a name in a check stands for, as sender and receiver.
 
-This is the one place that resolves names (``n1/web``, ``node n1``,
-``namespace shop``, ``pods app=web``, ``external web``, an address literal)
+This is the one place that resolves names (``n1/web``, ``pod shop/web``,
+``node n1``, ``namespace shop``, ``pods app=web``, ``namespace shop pods
+app=web``, ``external web``, an address literal)
 and says which addresses an endpoint sends from. The checker, the API's
 ``trace``, the kernel probes and the tests all use it.
 """
@@ -13,7 +14,6 @@ from ipaddress import IPv4Address, IPv4Network
 
 from l2l3.errors import QueryError
 from l2l3.model.network import Network
-from l2l3.model.policy import labels_match
 from l2l3.model.simulate import Origin
 from l2l3.model.types import (
     AddressRef,
@@ -22,6 +22,7 @@ from l2l3.model.types import (
     LabelRef,
     NamespaceRef,
     NodeRef,
+    PodNsRef,
     PodRef,
     StackMode,
 )
@@ -79,7 +80,7 @@ def single(ref: EndpointRef) -> bool:
     address is delivered locally); set forms (namespaces, labels, ranges)
     leave their self pairs out and say so.
     """
-    return isinstance(ref, PodRef | NodeRef | ExternalRef)
+    return isinstance(ref, PodRef | PodNsRef | NodeRef | ExternalRef)
 
 
 def pod_endpoint(net: Network, pid: str) -> Endpoint:
@@ -142,11 +143,8 @@ def external_address(net: Network, name: str, within: IPv4Network | None = None)
 
 def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
     """Every endpoint ``ref`` stands for (sorted, stable); QueryError for unknown names."""
-    if isinstance(ref, PodRef):
-        pid = f"{ref.node}/{ref.pod}"
-        if pid not in net.pods:
-            raise QueryError(f"no pod {pid}")
-        return [pod_endpoint(net, pid)]
+    if isinstance(ref, PodRef | PodNsRef):
+        return [pod_endpoint(net, pod_id(net, ref))]
     if isinstance(ref, NodeRef):
         if ref.node not in net.stacks or net.stacks[ref.node].kind != "node":
             raise QueryError(f"no node {ref.node}")
@@ -154,8 +152,8 @@ def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
     if isinstance(ref, NamespaceRef):
         return [pod_endpoint(net, p) for p in net.pods_in_namespace(ref.namespace)]
     if isinstance(ref, LabelRef):
-        pods = [p for p, i in net.pods.items() if labels_match(ref.labels, i.pod)]
-        return [pod_endpoint(net, p) for p in sorted(pods)]
+        ids = net.pods_in_namespace(ref.namespace) if ref.namespace is not None else sorted(net.pods)
+        return [pod_endpoint(net, p) for p in ids if ref.selector.matches(net.pods[p].pod.labels)]
     if isinstance(ref, ExternalRef):
         if ref.name not in net.externals:
             raise QueryError(f"no external {ref.name}")
@@ -164,6 +162,36 @@ def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
     if isinstance(ref, AddressRef):
         return _address_senders(net, ref)
     raise QueryError(f"unknown endpoint {ref!r}")
+
+
+def pod_id(net: Network, ref: PodRef | PodNsRef) -> str:
+    """The id of the one pod ``ref`` names; QueryError if none or several.
+
+    ``NODE/POD`` is the pod of that name on the node, unless the node has
+    two of that name (in different namespaces): then ``pod NS/NAME`` says
+    which. ``pod NS/NAME`` is the pod of that namespace and name on
+    whichever node; a spec that has it on two nodes must use ``NODE/POD``.
+    """
+    if isinstance(ref, PodRef):
+        pid = f"{ref.node}/{ref.pod}"
+        if pid in net.pods:
+            return pid
+        same = sorted(
+            i.pod.namespace for i in net.pods.values() if i.node == ref.node and i.pod.name == ref.pod
+        )
+        if len(same) > 1:
+            raise QueryError(
+                f"node {ref.node} has pods {ref.pod} in namespaces {', '.join(same)}: "
+                f"write pod {same[0]}/{ref.pod} (or another namespace)"
+            )
+        raise QueryError(f"no pod {pid}")
+    found = [p for p in net.pods_in_namespace(ref.namespace) if net.pods[p].pod.name == ref.name]
+    if not found:
+        raise QueryError(f"no pod {ref.name} in namespace {ref.namespace}")
+    if len(found) > 1:
+        nodes = ", ".join(net.pods[p].node for p in found)
+        raise QueryError(f"{ref} is on nodes {nodes}: write NODE/{ref.name}")
+    return found[0]
 
 
 def _sample(prefix: IPv4Network) -> list[IPv4Address]:

@@ -7,9 +7,10 @@ sees for another. The simulator (:mod:`l2l3.model.simulate`) and the solver
 (:mod:`l2l3.solver`) both read it; each evaluates packets its own way.
 
 Stack ids: ``NODE`` for a node's stack, ``NODE/POD`` for a pod with its own
-netns, ``gateway SEGMENT`` for a segment's router. A ``no-netns`` or
-``host-network`` pod has no stack of its own: its :class:`PodInfo` names its
-node's.
+netns (``NODE/NS/POD`` when two pods of the node share the name, in
+different namespaces: :func:`pod_ids`), ``gateway SEGMENT`` for a segment's
+router. A ``no-netns`` or ``host-network`` pod has no stack of its own: its
+:class:`PodInfo` names its node's.
 """
 
 from __future__ import annotations
@@ -174,10 +175,27 @@ class PodInfo:
     pod: Pod
     stack: str  # where its processes live
     iface: str | None  # its endpoint interface in that stack (None: host-network)
+    #: the pod's id (see :func:`pod_ids`); "" stands for ``NODE/POD``
+    id: str = ""
 
-    @property
-    def id(self) -> str:
-        return f"{self.node}/{self.pod.name}"
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.node}/{self.pod.name}")
+
+
+def pod_ids(node: Node) -> list[str]:
+    """The id of each pod of ``node``, in order.
+
+    ``NODE/POD``; a name that two pods of the node share (Kubernetes names
+    pods per namespace) makes ``NODE/NS/POD`` of each of them.
+    """
+    seen: dict[str, int] = {}
+    for p in node.pods:
+        seen[p.name] = seen.get(p.name, 0) + 1
+    return [
+        f"{node.name}/{p.namespace}/{p.name}" if seen[p.name] > 1 else f"{node.name}/{p.name}"
+        for p in node.pods
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,21 +311,20 @@ class Network:
                 # found by the differential test)
                 continue
             remotes.append((fd.dst, fd.span))
-        for pod in node.pods:
-            self._build_pod(node, st, pod)
+        for pod, pid in zip(node.pods, pod_ids(node), strict=True):
+            self._build_pod(node, st, pod, pid)
         st.routes = _effective_routes(st, node.routes, self._eff_routes)
 
-    def _build_pod(self, node: Node, host: Stack, pod: Pod) -> None:
-        pid = f"{node.name}/{pod.name}"
+    def _build_pod(self, node: Node, host: Stack, pod: Pod, pid: str) -> None:
         if pod.mode is StackMode.HOST_NETWORK or pod.ip is None or pod.bridge is None:
-            self.pods[pid] = PodInfo(node.name, pod, host.id, None)
+            self.pods[pid] = PodInfo(node.name, pod, host.id, None, pid)
             return
         sw = f"br:{node.name}/{pod.bridge}"
         mac = pod.mac or derive_mac(pid)
         if pod.mode is StackMode.NO_NETNS:
-            name = f"{pod.name}@{pod.bridge}"
+            name = f"{pid.split('/', 1)[1]}@{pod.bridge}"
             host.ifaces[name] = Iface(host.id, name, mac, (pod.ip,), sw, pod=pid, span=pod.span)
-            self.pods[pid] = PodInfo(node.name, pod, host.id, name)
+            self.pods[pid] = PodInfo(node.name, pod, host.id, name, pid)
             return
         st = Stack(id=pid, kind="pod", os=node.os, node=node.name, forwarding=False)
         st.ifaces["eth0"] = Iface(pid, "eth0", mac, (pod.ip,), sw, pod=pid, span=pod.span)
@@ -318,7 +335,7 @@ class Network:
                 routes = (Route(prefix=IPv4Network("0.0.0.0/0"), via=gw.ip, span=pod.span),)
         st.routes = _effective_routes(st, routes, self._eff_routes)
         self.stacks[pid] = st
-        self.pods[pid] = PodInfo(node.name, pod, pid, "eth0")
+        self.pods[pid] = PodInfo(node.name, pod, pid, "eth0", pid)
 
     # --------------------------------------------------------------- queries
 

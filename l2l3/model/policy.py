@@ -11,8 +11,14 @@ ingress rules against the source address as it arrives (after any SNAT on
 the way, as the receiving node's dataplane sees it). Host-network pods are
 never selected (Kubernetes leaves them out of pod selectors).
 
-This module compiles rules to :class:`PeerSet` and :class:`PortSet` facts that
-both engines read; each engine evaluates them its own way.
+Ports: a rule's port is a number, a range (``endPort``) or a named
+container port. A name resolves against the *destination* pod of the packet
+as delivered (the receiver, for ingress and egress alike), so it is read at
+match time (:func:`port_ranges`), not compiled: a packet that is delivered
+to no pod matches no named port.
+
+This module compiles peers to :class:`PeerSet` facts that both engines read;
+each engine evaluates them, and the ports, its own way.
 """
 
 from __future__ import annotations
@@ -22,16 +28,16 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING
 
 from l2l3.model.types import (
+    NAMESPACE_NAME_LABEL,
     AnyPeer,
     CidrPeer,
-    Labels,
-    NamespacePeer,
+    LabelSelector,
     Pod,
-    PodPeer,
     Policy,
     PolicyRule,
     PortSpec,
     Proto,
+    SelectorPeer,
     Span,
     StackMode,
 )
@@ -80,44 +86,96 @@ class CompiledRule:
     policy: Policy
     span: Span
 
-    def matches(self, ip: IPv4Address, proto: Proto, dport: int) -> bool:
-        return self.peers.contains(ip) and ports_match(self.ports, proto, dport)
+    def matches(self, ip: IPv4Address, proto: Proto, dport: int, dest: Pod | None) -> bool:
+        """Whether a packet to/from ``ip`` with those headers passes, ``dest`` its destination pod."""
+        return self.peers.contains(ip) and ports_match(self.ports, proto, dport, dest)
 
 
-def ports_match(ports: tuple[PortSpec, ...], proto: Proto, dport: int) -> bool:
+def port_ranges(ps: PortSpec, dest: Pod | None) -> tuple[tuple[int, int], ...] | None:
+    """The destination ports ``ps`` admits for its protocol at ``dest``; None: every port.
+
+    A number is itself (``end_port``: up to it); a name is every container
+    port of ``dest`` with that name and protocol (Kubernetes resolves named
+    ports per destination pod; a pod without it, or no pod, admits none).
+    """
+    if ps.port is None:
+        return None
+    if isinstance(ps.port, str):
+        if dest is None:
+            return ()
+        return tuple((c.port, c.port) for c in dest.ports if c.name == ps.port and c.proto == ps.proto)
+    return ((ps.port, ps.end_port if ps.end_port is not None else ps.port),)
+
+
+def ports_match(ports: tuple[PortSpec, ...], proto: Proto, dport: int, dest: Pod | None = None) -> bool:
+    """Whether some port spec admits (proto, dport) at destination pod ``dest`` (none: all do)."""
     if not ports:
         return True
-    return any(
-        ps.proto == proto and (ps.port is None or (proto != Proto.ICMP and ps.port == dport)) for ps in ports
+    for ps in ports:
+        if ps.proto != proto:
+            continue
+        ranges = port_ranges(ps, dest)
+        if ranges is None or (proto != Proto.ICMP and any(lo <= dport <= hi for lo, hi in ranges)):
+            return True
+    return False
+
+
+def selects(policy: Policy, pod: Pod) -> bool:
+    """Whether ``policy`` applies to ``pod`` (its namespace and ``select``)."""
+    return (
+        pod.namespace == policy.namespace
+        and pod.mode is not StackMode.HOST_NETWORK
+        and policy.select.matches(pod.labels)
     )
 
 
-def labels_match(selector: Labels, pod: Pod) -> bool:
-    have = dict(pod.labels)
-    return all(have.get(k) == v for k, v in selector)
+def namespace_labels(net: Network) -> dict[str, dict[str, str]]:
+    """The labels of every declared namespace, with the implicit name label."""
+    out: dict[str, dict[str, str]] = {}
+    for ns in net.spec.namespaces:
+        out[ns.name] = {**dict(ns.labels), NAMESPACE_NAME_LABEL: ns.name}
+    return out
 
 
-def _pods_matching(net: Network, namespace: str | None, selector: Labels) -> frozenset[IPv4Address]:
+def peer_pod_ips(net: Network, peer: SelectorPeer, policy: Policy) -> frozenset[IPv4Address]:
+    """The addresses of the pods a selector peer of ``policy`` stands for.
+
+    Kubernetes NetworkPolicyPeer: without ``namespaces`` the policy's own
+    namespace; with it, every namespace it matches (its labels plus
+    ``kubernetes.io/metadata.name``); ``pods`` None is every pod there.
+    """
+    declared = namespace_labels(net)
+    ns_ok: dict[str, bool] = {}
+    sel = peer.namespaces
+
+    def in_scope(ns: str) -> bool:
+        if sel is None:
+            return ns == policy.namespace
+        hit = ns_ok.get(ns)
+        if hit is None:
+            hit = ns_ok[ns] = sel.matches(declared.get(ns) or {NAMESPACE_NAME_LABEL: ns})
+        return hit
+
+    pods = peer.pods or LabelSelector()
     return frozenset(
         info.pod.ip.ip
         for info in net.pods.values()
         if info.pod.ip is not None
         and info.pod.mode is not StackMode.HOST_NETWORK
-        and (namespace is None or info.pod.namespace == namespace)
-        and labels_match(selector, info.pod)
+        and in_scope(info.pod.namespace)
+        and pods.matches(info.pod.labels)
     )
 
 
 def compile_peers(net: Network, rule: PolicyRule, policy: Policy) -> PeerSet:
+    """The addresses ``rule``'s peers stand for (no peer: every address)."""
     if not rule.peers or any(isinstance(p, AnyPeer) for p in rule.peers):
         return PeerSet(any=True)
     ips: set[IPv4Address] = set()
     blocks: list[tuple[IPv4Network, tuple[IPv4Network, ...]]] = []
     for peer in rule.peers:
-        if isinstance(peer, PodPeer):
-            ips |= _pods_matching(net, peer.namespace or policy.namespace, peer.labels)
-        elif isinstance(peer, NamespacePeer):
-            ips |= _pods_matching(net, peer.namespace, peer.labels)
+        if isinstance(peer, SelectorPeer):
+            ips |= peer_pod_ips(net, peer, policy)
         elif isinstance(peer, CidrPeer):
             blocks.append((peer.cidr, peer.exceptions))
     return PeerSet(ips=frozenset(ips), blocks=tuple(blocks))
@@ -136,13 +194,7 @@ def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[Compil
         return None
     if not net.stacks[info.node].enforce_policy:
         return None
-    selecting = [
-        p
-        for p in net.policies
-        if p.namespace == info.pod.namespace
-        and direction in p.directions
-        and labels_match(p.select, info.pod)
-    ]
+    selecting = [p for p in net.policies if direction in p.directions and selects(p, info.pod)]
     if not selecting:
         return None
     out: list[CompiledRule] = []
@@ -173,7 +225,8 @@ def policy_verdict(
     """Whether policies let ``pkt`` (as delivered) pass; the reason if not."""
     if sender is not None:
         rules = governing_rules(net, sender, "egress")
-        if rules is not None and not any(r.matches(pkt.dst, pkt.proto, pkt.dport) for r in rules):
+        dest = receiver.pod if receiver is not None else None
+        if rules is not None and not any(r.matches(pkt.dst, pkt.proto, pkt.dport, dest) for r in rules):
             names = ", ".join(sorted({_name(r.policy) for r in rules} or _selecting(net, sender, "egress")))
             return (
                 False,
@@ -182,7 +235,9 @@ def policy_verdict(
             )
     if receiver is not None:
         rules = governing_rules(net, receiver, "ingress")
-        if rules is not None and not any(r.matches(pkt.src, pkt.proto, pkt.dport) for r in rules):
+        if rules is not None and not any(
+            r.matches(pkt.src, pkt.proto, pkt.dport, receiver.pod) for r in rules
+        ):
             names = ", ".join(sorted(_selecting(net, receiver, "ingress")))
             return (
                 False,
@@ -197,22 +252,12 @@ def _name(p: Policy) -> str:
 
 
 def _selecting(net: Network, info: PodInfo, direction: str) -> set[str]:
-    return {
-        _name(p)
-        for p in net.policies
-        if p.namespace == info.pod.namespace
-        and direction in p.directions
-        and labels_match(p.select, info.pod)
-    }
+    return {_name(p) for p in net.policies if direction in p.directions and selects(p, info.pod)}
 
 
 def _first_span(net: Network, info: PodInfo, direction: str) -> Span | None:
     for p in net.policies:
-        if (
-            p.namespace == info.pod.namespace
-            and direction in p.directions
-            and labels_match(p.select, info.pod)
-        ):
+        if direction in p.directions and selects(p, info.pod):
             return p.span
     return None
 
@@ -221,13 +266,7 @@ def unenforced_policies(net: Network) -> list[tuple[Policy, list[str]]]:
     """Policies that select pods only on nodes that do not enforce policy."""
     out: list[tuple[Policy, list[str]]] = []
     for p in net.policies:
-        selected = [
-            info
-            for info in net.pods.values()
-            if info.pod.namespace == p.namespace
-            and labels_match(p.select, info.pod)
-            and info.pod.mode is not StackMode.HOST_NETWORK
-        ]
+        selected = [info for info in net.pods.values() if selects(p, info.pod)]
         lax = [i for i in selected if not net.stacks[i.node].enforce_policy]
         if lax:
             out.append((p, [i.id for i in lax]))

@@ -16,71 +16,18 @@ import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Where a statement was written: file, 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-#: The span of facts that no spec line states (connected routes, defaults).
-NOWHERE = Span("<implicit>", 0, 0)
-
-
-def _span() -> Span:
-    return field(default=NOWHERE, compare=False, repr=False)  # type: ignore[return-value]
-
-
-class OS(enum.Enum):
-    LINUX = "linux"
-    WINDOWS = "windows"
-
-
-class BridgeKind(enum.Enum):
-    LINUX = "linux"
-    # Linux bridge: L2 by destination MAC among its ports.
-    L2BRIDGE = "l2bridge"
-    # Windows HNS L2Bridge vSwitch: MAC rewrite to the host NIC's on the uplink.
-    OVS = "ovs"
-    # Open vSwitch bridge as Antrea uses it: L2 within the node.
-    VETH = "veth"
-    # Extension: a veth pair seen as a two-port link. The bridge's name is the
-    # host end (an interface of the node stack, with the bridge's ip and mac);
-    # the one pod on it holds the other end (ptp, kindnet, Calico's cali*).
-    MACVLAN = "macvlan"
-    # Extension: macvlan children of the uplink NIC, in bridge mode. The pods
-    # sit on the uplink's segment with their own MACs; the host stack cannot
-    # exchange frames with its own children (kernel behaviour).
-
-
-class StackMode(enum.Enum):
-    NETNS = "netns"
-    # The pod has a private stack (Linux netns / Windows compartment).
-    NO_NETNS = "no-netns"
-    # The pod has an endpoint, but its address joins the node's stack.
-    HOST_NETWORK = "host-network"
-    # The pod has no endpoint: it is a process of the node's stack.
-
-
-class Proto(enum.IntEnum):
-    ICMP = 1
-    TCP = 6
-    UDP = 17
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-
-class Action(enum.Enum):
-    ALLOW = "allow"
-    DENY = "deny"
-
+from l2l3.model.base import NOWHERE as NOWHERE
+from l2l3.model.base import OS as OS
+from l2l3.model.base import Action as Action
+from l2l3.model.base import BridgeKind as BridgeKind
+from l2l3.model.base import Proto as Proto
+from l2l3.model.base import Span as Span
+from l2l3.model.base import StackMode as StackMode
+from l2l3.model.base import span_field as _span
+from l2l3.model.selector import LabelExpr as LabelExpr
+from l2l3.model.selector import Labels as Labels
+from l2l3.model.selector import LabelSelector as LabelSelector
+from l2l3.model.selector import SelectorOp as SelectorOp
 
 # --------------------------------------------------------------------------
 # Primitives
@@ -231,7 +178,16 @@ class Filter:
     span: Span = _span()
 
 
-Labels = tuple[tuple[str, str], ...]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerPort:
+    """``containers[].ports[]`` of a pod: a number, a protocol, maybe a name.
+
+    Named ports of a policy resolve against these, per destination pod.
+    """
+
+    port: int
+    proto: Proto = Proto.TCP
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,8 +207,27 @@ class Pod:
     mode: StackMode = StackMode.NETNS
     namespace: str = "default"
     labels: Labels = ()
+    ports: tuple[ContainerPort, ...] = ()
     routes: tuple[Route, ...] = ()
     span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamespaceDecl:
+    """``namespace NAME [labels K=V …]``: a Kubernetes Namespace and its labels.
+
+    Every namespace also carries ``kubernetes.io/metadata.name=NAME``
+    (added when matching, not stored here); a namespace that pods or
+    policies use but no declaration names has only that label.
+    """
+
+    name: str
+    labels: Labels = ()
+    span: Span = _span()
+
+
+#: The label the API server puts on every namespace (its name).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -311,23 +286,24 @@ class Cluster:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PodPeer:
-    """``pods K=V,…`` — pods of the policy's namespace (or ``namespace``)."""
+class SelectorPeer:
+    """A ``podSelector`` and/or ``namespaceSelector`` peer, with Kubernetes meaning.
 
-    labels: Labels = ()
-    namespace: str | None = None
+    ``pods`` only: the matching pods of the policy's own namespace;
+    ``namespaces`` only: every pod of the matching namespaces; both: the
+    matching pods of the matching namespaces. ``namespaces=LabelSelector()``
+    is every namespace. (Neither is not a Kubernetes peer; it is read as
+    every pod of the policy's namespace.) Host-network pods are never selected.
+    """
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NamespacePeer:
-    """``namespace NS [pods K=V,…]``."""
-
-    namespace: str
-    labels: Labels = ()
+    pods: LabelSelector | None = None
+    namespaces: LabelSelector | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CidrPeer:
+    """``ipBlock``: addresses of ``cidr`` outside the exceptions (pod addresses too)."""
+
     cidr: IPv4Network
     exceptions: tuple[IPv4Network, ...] = ()
 
@@ -337,13 +313,21 @@ class AnyPeer:
     """``all`` — or a rule written with no peer."""
 
 
-Peer = PodPeer | NamespacePeer | CidrPeer | AnyPeer
+Peer = SelectorPeer | CidrPeer | AnyPeer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PortSpec:
+    """A rule's port: protocol, then a number, a named container port or a range.
+
+    ``port`` None is every port of ``proto``; a ``str`` names a container
+    port, resolved per destination pod (name and protocol must both match;
+    a pod without it matches nothing); ``end_port`` makes ``port..end_port``.
+    """
+
     proto: Proto
-    port: int | None = None
+    port: int | str | None = None
+    end_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -365,7 +349,7 @@ class Policy:
 
     name: str
     namespace: str
-    select: Labels = ()
+    select: LabelSelector = LabelSelector()
     ingress: tuple[PolicyRule, ...] = ()
     egress: tuple[PolicyRule, ...] = ()
     types: frozenset[str] | None = None
@@ -392,6 +376,17 @@ class PodRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PodNsRef:
+    """``pod NS/NAME``: a pod by namespace and name, wherever it runs."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"pod {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeRef:
     node: str
 
@@ -409,10 +404,14 @@ class NamespaceRef:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LabelRef:
-    labels: Labels
+    """``pods SEL`` (every namespace) or ``namespace NS pods SEL``."""
+
+    selector: LabelSelector
+    namespace: str | None = None
 
     def __str__(self) -> str:
-        return "pods " + ",".join(f"{k}={v}" for k, v in self.labels)
+        ns = f"namespace {self.namespace} " if self.namespace is not None else ""
+        return f"{ns}pods {self.selector}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,7 +434,7 @@ class AddressRef:
         return str(self.prefix)
 
 
-EndpointRef = PodRef | NodeRef | NamespaceRef | LabelRef | ExternalRef | AddressRef
+EndpointRef = PodRef | PodNsRef | NodeRef | NamespaceRef | LabelRef | ExternalRef | AddressRef
 
 
 class NatMode(enum.Enum):
@@ -537,6 +536,7 @@ class Spec:
 
     file: str = "<spec>"
     cluster: Cluster | None = None
+    namespaces: tuple[NamespaceDecl, ...] = ()
     segments: tuple[Segment, ...] = ()
     externals: tuple[External, ...] = ()
     nodes: tuple[Node, ...] = ()

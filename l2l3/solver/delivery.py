@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import z3
+
 from l2l3.model.network import Iface, PodInfo, Stack
 from l2l3.model.packet import Disposition
-from l2l3.model.policy import CompiledRule, PeerSet, governing_rules
-from l2l3.model.types import PortSpec, Proto
+from l2l3.model.policy import CompiledRule, PeerSet, governing_rules, port_ranges
+from l2l3.model.types import Pod, PortSpec, Proto
 from l2l3.solver.core import Core, SymPkt, _collapsed, _Ctx
 from l2l3.solver.encode import TRUE, Bool, Term, conj, disj, in_any, in_prefix, neg, proto_is, val
+
+
+def _port_in(dport: Term, lo: int, hi: int) -> Bool:
+    """lo ≤ dport ≤ hi (unsigned; one port is an equality)."""
+    if lo == hi:
+        return dport == val(lo, 16)
+    return z3.And(z3.ULE(val(lo, 16), dport), z3.ULE(dport, val(hi, 16)))
 
 
 class Delivery(Core):
@@ -26,25 +35,34 @@ class Delivery(Core):
         return disj(parts)
 
     @staticmethod
-    def _ports(ports: tuple[PortSpec, ...], proto: Term, dport: Term) -> Bool:
+    def _ports(ports: tuple[PortSpec, ...], proto: Term, dport: Term, dest: Pod | None) -> Bool:
+        """The port specs as a formula; named ports resolved at ``dest`` (model.policy.port_ranges)."""
         if not ports:
             return TRUE
-        return disj(
-            [
-                conj(proto_is(proto, ps.proto))
-                if ps.port is None
-                else conj(
-                    proto_is(proto, ps.proto), neg(proto_is(proto, Proto.ICMP)), dport == val(ps.port, 16)
+        parts = []
+        for ps in ports:
+            ranges = port_ranges(ps, dest)
+            if ranges is None:
+                parts.append(proto_is(proto, ps.proto))
+            elif isinstance(ps.port, int) and ps.end_port is None:
+                parts.append(
+                    conj(
+                        proto_is(proto, ps.proto), neg(proto_is(proto, Proto.ICMP)), dport == val(ps.port, 16)
+                    )
                 )
-                for ps in ports
-            ]
-        )
+            elif ps.proto != Proto.ICMP:
+                parts.append(
+                    conj(proto_is(proto, ps.proto), disj(_port_in(dport, lo, hi) for lo, hi in ranges))
+                )
+        return disj(parts)
 
-    def _rules_allow(self, rules: list[CompiledRule] | None, peer: Term, pkt: SymPkt) -> Bool:
+    def _rules_allow(
+        self, rules: list[CompiledRule] | None, peer: Term, pkt: SymPkt, dest: Pod | None
+    ) -> Bool:
         if rules is None:
             return TRUE
         return disj(
-            conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport)) for r in rules
+            conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport, dest)) for r in rules
         )
 
     def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
@@ -62,10 +80,13 @@ class Delivery(Core):
 
     def _policy_uncached(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
         parts = []
+        dest = receiver.pod if receiver is not None else None
         if ctx.pod is not None:
-            parts.append(self._rules_allow(governing_rules(self.net, ctx.pod, "egress"), pkt.dst, pkt))
+            parts.append(self._rules_allow(governing_rules(self.net, ctx.pod, "egress"), pkt.dst, pkt, dest))
         if receiver is not None:
-            parts.append(self._rules_allow(governing_rules(self.net, receiver, "ingress"), pkt.src, pkt))
+            parts.append(
+                self._rules_allow(governing_rules(self.net, receiver, "ingress"), pkt.src, pkt, dest)
+            )
         return conj(*parts)
 
     def _deliver(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx) -> None:

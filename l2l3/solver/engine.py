@@ -82,6 +82,8 @@ class Engine(L2Stages, Delivery):
         self._route_cache: dict[tuple[str, int], tuple[Term, list[tuple[EffRoute | None, Bool]]]] = {}
         self._arp_cache: dict[tuple[str, str, int], tuple[Term, list[tuple[Iface, str, Bool]]]] = {}
         self._policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]] = {}
+        self._sctp_needed: bool | None = None
+        self._with_sctp = False
 
     # --------------------------------------------------------------- search
 
@@ -99,13 +101,12 @@ class Engine(L2Stages, Delivery):
         self.checks = 0
         dst = space.dst
         pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)
+        protos = [Proto.ICMP, Proto.TCP, Proto.UDP]
+        self._with_sctp = space.proto is Proto.SCTP or self._sctp_distinct()
+        if self._with_sctp:
+            protos.append(Proto.SCTP)
         base = [
-            z3.Or(
-                proto_is(self.proto0, Proto.ICMP),
-                proto_is(self.proto0, Proto.TCP),
-                proto_is(self.proto0, Proto.UDP),
-                proto_is(self.proto0, Proto.SCTP),
-            ),
+            z3.Or([proto_is(self.proto0, p) for p in protos]),
             z3.Implies(proto_is(self.proto0, Proto.ICMP), self.dport0 == val(0, 16)),
             z3.Implies(z3.Not(proto_is(self.proto0, Proto.ICMP)), self.dport0 != val(0, 16)),
             *space_constraints(space, self.src0, self.dst0, self.proto0, self.dport0),
@@ -139,6 +140,26 @@ class Engine(L2Stages, Delivery):
             self.s.pop()
         return self.found[0] if self.found else None
 
+    def _sctp_distinct(self) -> bool:
+        """Whether an SCTP packet can fare differently from every TCP and UDP packet.
+
+        Rules tell protocols apart only by naming them (filter, dnat, a
+        policy port; a port alone matches every protocol but ICMP). If no
+        rule names SCTP and one of TCP and UDP goes unnamed too, an SCTP
+        packet fares exactly as that protocol's packet with the same other
+        headers does, so searching SCTP as well finds nothing new (and the
+        formulas and witnesses stay those of a network without SCTP).
+        """
+        if self._sctp_needed is None:
+            named: set[Proto] = set()
+            for st in self.net.stacks.values():
+                named |= {f.proto for f in st.filters if f.proto is not None}
+                named |= {d.proto for d in st.dnats if d.proto is not None}
+            for pol in self.net.policies:
+                named |= {ps.proto for r in (*pol.ingress, *pol.egress) for ps in r.ports}
+            self._sctp_needed = Proto.SCTP in named or {Proto.TCP, Proto.UDP} <= named
+        return self._sctp_needed
+
     def _leaf(self, leaf: Leaf) -> None:
         extra = leaf_condition(self.goal, leaf)
         if extra is None:
@@ -155,11 +176,13 @@ class Engine(L2Stages, Delivery):
 
     def _decode_preferring_plain_headers(self) -> Packet:
         """Decode the model, preferring ICMP, then TCP port 80, then not SCTP, when the path allows."""
-        for pref in (
+        prefs = [
             proto_is(self.proto0, Proto.ICMP),
             conj(proto_is(self.proto0, Proto.TCP), self.dport0 == val(80, 16)),
-            neg(proto_is(self.proto0, Proto.SCTP)),
-        ):
+        ]
+        if self._with_sctp:
+            prefs.append(neg(proto_is(self.proto0, Proto.SCTP)))
+        for pref in prefs:
             self.s.push()
             try:
                 self.s.add(pref)

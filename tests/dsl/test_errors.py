@@ -175,7 +175,7 @@ def test_load_with_bom_and_crlf(tmp_path: Path) -> None:
 
 
 def test_parse_with_warnings_returns_expansion_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import l2l3.dsl as dsl
+    import l2l3.model.profiles as profiles
 
     calls: list[Spec] = []
 
@@ -183,20 +183,12 @@ def test_parse_with_warnings_returns_expansion_warnings(monkeypatch: pytest.Monk
         calls.append(spec)
         return spec, [Diagnostic(spec.cluster.span, "a warning", "cluster c { cni bridge }")]  # type: ignore[union-attr]
 
-    monkeypatch.setattr(dsl, "_expander", lambda: fake_expand)
+    monkeypatch.setattr(profiles, "expand", fake_expand)
     spec, warnings = parse_with_warnings("cluster c { cni bridge }\n", "t.l2l3")
     assert len(calls) == 1 and [w.message for w in warnings] == ["a warning"]
     assert parse("cluster c { cni bridge }\n") == spec.__class__(file="<spec>", cluster=spec.cluster)
     _, none = parse_with_warnings("cluster c { cni bridge }\n", "t.l2l3", expand=False)
     assert none == [] and len(calls) == 2
-
-
-def test_parse_without_profiles_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    import l2l3.dsl as dsl
-
-    monkeypatch.setattr(dsl, "_expander", lambda: None)
-    spec, warnings = parse_with_warnings("cluster c { cni bridge }\n")
-    assert spec.cluster is not None and warnings == []
 
 
 def test_parse_without_validation_accepts_dangling_names() -> None:

@@ -20,18 +20,18 @@ from l2l3.model.types import (
     Headers,
     Isolated,
     LabelRef,
-    NamespacePeer,
+    LabelSelector,
     NamespaceRef,
     NatAs,
     NatMode,
     NetnsIsolation,
     NodeRef,
     NoLoops,
-    PodPeer,
     PodRef,
     PortSpec,
     Proto,
     Reach,
+    SelectorPeer,
     Span,
     StackMode,
 )
@@ -85,11 +85,15 @@ def test_parse_language_profiles_example() -> None:
 
 def test_parse_language_policies_example() -> None:
     (pol,) = ok(POLICIES).policies
-    assert (pol.name, pol.namespace, pol.select) == ("web-ingress", "shop", (("app", "web"),))
+    assert (pol.name, pol.namespace, pol.select) == (
+        "web-ingress",
+        "shop",
+        LabelSelector(match=(("app", "web"),)),
+    )
     first, second = pol.ingress
-    assert first.peers == (PodPeer(labels=(("app", "api"),)),)
+    assert first.peers == (SelectorPeer(pods=LabelSelector(match=(("app", "api"),))),)
     assert first.ports == (PortSpec(proto=Proto.TCP, port=8080),)
-    assert second.peers == (NamespacePeer(namespace="monitoring"),)
+    assert second.peers == (SelectorPeer(namespaces=_ns_is("monitoring")),)
     (eg,) = pol.egress
     assert eg.peers == (CidrPeer(cidr=IPv4Network("0.0.0.0/0"), exceptions=(IPv4Network("10.0.0.0/8"),)),)
     assert pol.types is None
@@ -255,6 +259,10 @@ def test_parse_cluster_cni_words_and_options() -> None:
     assert spec.cluster is not None and spec.cluster.cni == ("calico", "vxlan")
 
 
+def _ns_is(name: str) -> LabelSelector:
+    return LabelSelector(match=(("kubernetes.io/metadata.name", name),))
+
+
 def test_parse_policy_peers_and_ports() -> None:
     spec = ok(
         "policy p namespace shop {\n"
@@ -266,11 +274,11 @@ def test_parse_policy_peers_and_ports() -> None:
         "}\n"
     )
     pol = spec.policies[0]
-    assert pol.select == (("app", "web"), ("tier", "front"))
+    assert pol.select == LabelSelector(match=(("app", "web"), ("tier", "front")))
     (rule,) = pol.ingress
     assert rule.peers == (
-        PodPeer(labels=(("app", "api"), ("role", "x"))),
-        NamespacePeer(namespace="mon", labels=(("team", "a"),)),
+        SelectorPeer(pods=LabelSelector(match=(("app", "api"), ("role", "x")))),
+        SelectorPeer(pods=LabelSelector(match=(("team", "a"),)), namespaces=_ns_is("mon")),
         CidrPeer(
             cidr=IPv4Network("10.0.0.0/8"),
             exceptions=(IPv4Network("10.1.0.0/16"), IPv4Network("10.2.0.0/16")),
@@ -287,8 +295,9 @@ def test_parse_policy_peers_and_ports() -> None:
 
 
 def test_parse_policy_empty_select() -> None:
-    assert ok("policy p namespace shop {\n    select\n}\n").policies[0].select == ()
-    assert ok("policy p namespace shop {\n}\n").policies[0].select == ()
+    assert ok("policy p namespace shop {\n    select\n}\n").policies[0].select == LabelSelector()
+    assert ok("policy p namespace shop {\n}\n").policies[0].select == LabelSelector()
+    assert ok("policy p namespace shop {\n    select {}\n}\n").policies[0].select == LabelSelector()
 
 
 def test_parse_query_forms() -> None:
@@ -309,7 +318,7 @@ def test_parse_query_forms() -> None:
         nat=NatMode.WITH,
     )
     assert q[1] == Reach(
-        src=LabelRef(labels=(("app", "web"), ("tier", "x"))),
+        src=LabelRef(selector=LabelSelector(match=(("app", "web"), ("tier", "x")))),
         dst=AddressRef(prefix=IPv4Network("10.0.0.0/8")),
         negated=True,
     )

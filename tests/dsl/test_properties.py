@@ -26,6 +26,7 @@ from l2l3.model.types import (
     Check,
     CidrPeer,
     Cluster,
+    ContainerPort,
     Dnat,
     External,
     ExternalRef,
@@ -33,8 +34,10 @@ from l2l3.model.types import (
     Filter,
     Headers,
     Isolated,
+    LabelExpr,
     LabelRef,
-    NamespacePeer,
+    LabelSelector,
+    NamespaceDecl,
     NamespaceRef,
     NatAs,
     NatMode,
@@ -46,7 +49,7 @@ from l2l3.model.types import (
     NoLoops,
     OutboundNat,
     Pod,
-    PodPeer,
+    PodNsRef,
     PodRef,
     Policy,
     PolicyRule,
@@ -57,6 +60,8 @@ from l2l3.model.types import (
     Route,
     RouteToHost,
     Segment,
+    SelectorOp,
+    SelectorPeer,
     SourceNat,
     Spec,
     StackMode,
@@ -166,6 +171,21 @@ WORDS = [
     "#",
     "labels",
     "k=v",
+    "k!=v",
+    "!k",
+    "k",
+    "in",
+    "notin",
+    "(a,b)",
+    "{}",
+    "select",
+    "namespaces",
+    "all-pods",
+    "ports",
+    "80/sctp=m",
+    "sctp",
+    "tcp",
+    "80-90",
     ",",
     "cluster",
     "cni",
@@ -201,6 +221,29 @@ labels = st.dictionaries(label_key, st.sampled_from(["", "web", "a.b", "v-1", "0
 opt = st.none
 small = {"max_size": 2}
 
+label_value = st.sampled_from(["web", "a.b", "v-1", "0"])
+exprs = st.one_of(
+    st.builds(
+        LabelExpr,
+        key=label_key,
+        op=st.sampled_from([SelectorOp.IN, SelectorOp.NOT_IN]),
+        values=st.lists(label_value, min_size=1, max_size=3).map(tuple),
+    ),
+    st.builds(LabelExpr, key=label_key, op=st.sampled_from([SelectorOp.EXISTS, SelectorOp.DOES_NOT_EXIST])),
+    st.builds(LabelExpr, key=label_key, op=st.just(SelectorOp.NOT_IN), values=st.just(("",))),
+)
+selectors = st.builds(LabelSelector, match=labels, exprs=st.lists(exprs, max_size=3).map(tuple))
+ns_selectors = selectors | st.builds(
+    lambda v: LabelSelector(match=(("kubernetes.io/metadata.name", v),)), label_value | names
+)
+port_names = st.sampled_from(["http", "metrics", "dns-tcp", "a1"])
+container_ports = st.builds(
+    ContainerPort,
+    port=port,
+    proto=st.sampled_from([Proto.TCP, Proto.UDP, Proto.SCTP]),
+    name=opt() | port_names,
+)
+
 routes = st.builds(
     lambda p, via, dev, onlink: Route(
         prefix=p, via=via, dev=dev if dev or via is None else None, onlink=onlink
@@ -232,6 +275,7 @@ def pods(draw: st.DrawFn) -> Pod:
         mode=mode,
         namespace=draw(names),
         labels=draw(labels),
+        ports=tuple(draw(st.lists(container_ports, **small))),
         routes=tuple(draw(st.lists(routes, **small))),
     )
 
@@ -273,7 +317,7 @@ nodes = st.builds(
         st.builds(
             Dnat,
             vip=addr,
-            proto=st.sampled_from([None, Proto.TCP, Proto.UDP]),
+            proto=st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.SCTP]),
             port=opt() | port,
             backends=st.lists(st.builds(Backend, ip=addr, port=opt() | port), min_size=1, max_size=2).map(
                 tuple
@@ -317,14 +361,16 @@ shorthand = st.builds(lambda ip, seg, sub: {"ip": ip, "segment": seg, "subnet": 
 nodes_maybe_short = st.builds(lambda n, s: replace(n, **s) if s else n, nodes, st.none() | shorthand)
 
 peers = st.one_of(
-    st.builds(PodPeer, labels=labels),
-    st.builds(NamespacePeer, namespace=names, labels=labels),
+    st.builds(SelectorPeer, pods=selectors),
+    st.builds(SelectorPeer, pods=opt() | selectors, namespaces=ns_selectors),
     st.builds(CidrPeer, cidr=net, exceptions=st.lists(net, **small).map(tuple)),
     st.just(AnyPeer()),
 )
+l4 = st.sampled_from([Proto.TCP, Proto.UDP, Proto.SCTP])
 ports = st.one_of(
     st.builds(PortSpec, proto=st.just(Proto.ICMP)),
-    st.builds(PortSpec, proto=st.sampled_from([Proto.TCP, Proto.UDP]), port=opt() | port),
+    st.builds(PortSpec, proto=l4, port=opt() | port | port_names),
+    st.builds(lambda proto, a, b: PortSpec(proto=proto, port=min(a, b), end_port=max(a, b)), l4, port, port),
 )
 rules = st.builds(
     PolicyRule, peers=st.lists(peers, max_size=3).map(tuple), ports=st.lists(ports, **small).map(tuple)
@@ -333,7 +379,7 @@ policies = st.builds(
     Policy,
     name=names,
     namespace=names,
-    select=labels,
+    select=selectors,
     ingress=st.lists(rules, **small).map(tuple),
     egress=st.lists(rules, **small).map(tuple),
     types=st.none()
@@ -342,14 +388,15 @@ policies = st.builds(
 
 endpoints = st.one_of(
     st.builds(PodRef, node=names, pod=names),
+    st.builds(PodNsRef, namespace=names, name=names),
     st.builds(NodeRef, node=names),
     st.builds(NamespaceRef, namespace=names),
-    st.builds(LabelRef, labels=labels.filter(bool)),
+    st.builds(LabelRef, selector=selectors, namespace=opt() | names),
     st.builds(ExternalRef, name=names),
     st.builds(AddressRef, prefix=net),
 )
 headers = st.one_of(
-    st.builds(Headers, proto=st.sampled_from([None, Proto.TCP, Proto.UDP]), port=opt() | port),
+    st.builds(Headers, proto=st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.SCTP]), port=opt() | port),
     st.just(Headers(proto=Proto.ICMP)),
 )
 queries = st.one_of(
@@ -387,6 +434,7 @@ clusters = st.builds(
 specs = st.builds(
     Spec,
     cluster=opt() | clusters,
+    namespaces=st.lists(st.builds(NamespaceDecl, name=names, labels=labels), **small).map(tuple),
     segments=st.lists(st.builds(Segment, name=names, prefix=net, gateway=opt() | addr), **small).map(tuple),
     externals=st.lists(st.builds(External, name=names, prefix=net, via=names), **small).map(tuple),
     nodes=st.lists(nodes_maybe_short, **small).map(tuple),

@@ -51,8 +51,20 @@ def test_resolve_duplicate_node() -> None:
 
 
 def test_resolve_duplicate_pod_in_node() -> None:
-    text = add_to_a("pod web ip 10.244.1.7/24 on cni0")
-    check(one_error(text), text, "web ip 10.244.1.7", "duplicate pod web on node a")
+    text = add_to_a("pod web ip 10.244.1.7/24 on cni0 namespace shop")
+    check(one_error(text), text, "web ip 10.244.1.7", "duplicate pod web in namespace shop on node a")
+
+
+def test_resolve_same_pod_name_in_two_namespaces_of_one_node_is_fine() -> None:
+    # Kubernetes names pods per namespace (ObjectMeta.name is unique within a namespace):
+    # db-0 of shop and db-0 of dev may run on one node.
+    ok(add_to_a("pod web ip 10.244.1.7/24 on cni0 namespace dev"))
+
+
+def test_resolve_duplicate_namespace_declaration() -> None:
+    text = BASE + "namespace shop labels a=b\nnamespace shop\n"
+    d = one_error(text)
+    assert str(d.span) == f"t.l2l3:{text.count(chr(10))}:11" and "duplicate namespace shop" in d.message
 
 
 def test_resolve_duplicate_interface_across_kinds() -> None:

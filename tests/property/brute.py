@@ -67,7 +67,7 @@ def domain(net: Network, extra: list[IPv4Network]) -> list[tuple[IPv4Address, Pr
     out = []
     for d in sorted(dsts):
         out.append((d, Proto.ICMP, 0))
-        for proto in (Proto.TCP, Proto.UDP):
+        for proto in (Proto.TCP, Proto.UDP, Proto.SCTP):
             out.extend((d, proto, port) for port in ports)
     return out
 

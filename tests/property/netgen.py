@@ -19,15 +19,25 @@ from l2l3.model.types import (
     Backend,
     Bridge,
     BridgeKind,
+    CidrPeer,
+    ContainerPort,
     Dnat,
     External,
     Filter,
+    LabelExpr,
+    LabelSelector,
+    NamespaceDecl,
     Nic,
     Node,
     Pod,
+    Policy,
+    PolicyRule,
+    PortSpec,
     Proto,
     Route,
     Segment,
+    SelectorOp,
+    SelectorPeer,
     SourceNat,
     Spec,
     StackMode,
@@ -36,6 +46,12 @@ from l2l3.model.types import (
 A = IPv4Address
 N = IPv4Network
 PORTS = (80, 443)
+#: container ports of rich_networks' pods: "http" is 80 on some, 443 on others; "metrics" is SCTP
+_CONTAINER_PORTS = [
+    (),
+    (ContainerPort(port=80, name="http"),),
+    (ContainerPort(port=443, name="http"), ContainerPort(port=443, proto=Proto.SCTP, name="metrics")),
+]
 
 
 def _pod_subnet(i: int) -> IPv4Network:
@@ -100,14 +116,14 @@ def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
                     action=draw(st.sampled_from([Action.ALLOW, Action.DENY])),
                     source=draw(st.sampled_from([None, _pod_subnet(i), N("10.1.0.0/16")])),
                     dest=draw(st.sampled_from([None, *[_pod_subnet(k) for k in range(1, n_nodes + 1)]])),
-                    proto=draw(st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.ICMP])),
+                    proto=draw(st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.ICMP, Proto.SCTP])),
                     port=draw(st.sampled_from([None, 80])),
                     in_dev=draw(st.sampled_from([None, "eth0", "br0"])),
                 )
             )
         filters = [
             f
-            if f.proto in (Proto.TCP, Proto.UDP) or f.port is None
+            if f.proto in (Proto.TCP, Proto.UDP, Proto.SCTP) or f.port is None
             else Filter(
                 action=f.action, source=f.source, dest=f.dest, proto=Proto.TCP, port=f.port, in_dev=f.in_dev
             )
@@ -120,7 +136,7 @@ def networks(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2) -> Spec:
             dnats.append(
                 Dnat(
                     vip=A(f"10.96.0.{i}"),
-                    proto=Proto.TCP if port else None,
+                    proto=draw(st.sampled_from([Proto.TCP, Proto.SCTP])) if port else None,
                     port=port,
                     backends=tuple(Backend(ip=b, port=draw(st.sampled_from([None, 443]))) for b in backs),
                 )
@@ -150,12 +166,27 @@ def header_domain(net: Network) -> list[tuple[IPv4Address, Proto, int]]:
             dsts.add(d.vip)
     dsts |= {A("10.1.1.200"), A("8.8.8.8"), A("10.0.0.200")}
     dsts |= _region_representatives(net)
+    ports = sorted({*PORTS, 9} | _policy_ports(net))
     out = []
     for d in sorted(dsts):
         out.append((d, Proto.ICMP, 0))
-        for p in (Proto.TCP, Proto.UDP):
-            for port in (*PORTS, 9):
+        for p in (Proto.TCP, Proto.UDP, Proto.SCTP):
+            for port in ports:
                 out.append((d, p, port))
+    return out
+
+
+def _policy_ports(net: Network) -> set[int]:
+    """Ports at the edges of policy port ranges, and the pods' container ports."""
+    out: set[int] = set()
+    for pol in net.policies:
+        for r in (*pol.ingress, *pol.egress):
+            for ps in r.ports:
+                if isinstance(ps.port, int):
+                    out.add(ps.port)
+                    if ps.end_port is not None:
+                        out |= {ps.end_port, min(ps.port + 1, ps.end_port), min(ps.end_port + 1, 65535)}
+    out |= {c.port for info in net.pods.values() for c in info.pod.ports}
     return out
 
 
@@ -192,28 +223,25 @@ def _region_representatives(net: Network) -> set[IPv4Address]:
 @st.composite
 def rich_networks(draw: st.DrawFn) -> Spec:
     """:func:`networks` plus Windows l2bridge nodes, OutBoundNAT, route-to-host,
-    proxy ARP, NetworkPolicies and a VXLAN tunnel (right or wrong) between n1 and n2."""
+    proxy ARP, NetworkPolicies (selector peers with expressions, namespace labels,
+    ipBlocks, port ranges, named and SCTP ports) and a VXLAN tunnel (right or
+    wrong) between n1 and n2."""
     from dataclasses import replace
 
-    from l2l3.model.types import (
-        Fdb,
-        NamespacePeer,
-        Neighbor,
-        OutboundNat,
-        Policy,
-        PolicyRule,
-        PortSpec,
-        ProxyArp,
-        RouteToHost,
-        Vxlan,
-    )
+    from l2l3.model.types import Fdb, Neighbor, OutboundNat, ProxyArp, RouteToHost, Vxlan
 
     spec = draw(networks())
     nodes = []
     for node in spec.nodes:
         i = int(node.name[1:])
         pods = tuple(
-            replace(p, namespace=f"ns{j % 2}", labels=(("app", f"a{j}"),)) for j, p in enumerate(node.pods)
+            replace(
+                p,
+                namespace=f"ns{j % 2}",
+                labels=(("app", f"a{j}"), *((("tier", "front"),) if (i + j) % 2 else ())),
+                ports=draw(st.sampled_from(_CONTAINER_PORTS)),
+            )
+            for j, p in enumerate(node.pods)
         )
         node = replace(node, pods=pods, enforce_policy=draw(st.booleans()))
         if draw(st.booleans()):
@@ -279,23 +307,67 @@ def rich_networks(draw: st.DrawFn) -> Spec:
                 neighbors=(Neighbor(ip=A(f"10.9.{b}.0"), mac=macs[b], dev="vx0"),),
                 fdbs=(Fdb(mac=macs[b], dst=dst, dev="vx0"),),
             )
-    policies = []
-    for ns in ("ns0", "ns1"):
-        if draw(st.booleans()):
-            policies.append(
-                Policy(
-                    name=f"pol-{ns}",
-                    namespace=ns,
-                    select=draw(st.sampled_from([(), (("app", "a0"),)])),
-                    ingress=(
-                        PolicyRule(
-                            peers=(NamespacePeer(namespace=draw(st.sampled_from(["ns0", "ns1"]))),),
-                            ports=draw(st.sampled_from([(), (PortSpec(proto=Proto.TCP, port=80),)])),
-                        ),
-                    ),
-                    egress=(PolicyRule(peers=(), ports=(PortSpec(proto=Proto.TCP),)),)
-                    if draw(st.booleans())
-                    else (),
-                )
-            )
-    return replace(spec, nodes=tuple(nodes), policies=tuple(policies))
+    policies = [draw(_policy(ns)) for ns in ("ns0", "ns1") if draw(st.booleans())]
+    namespaces = tuple(
+        NamespaceDecl(name=ns, labels=(("team", team),))
+        for ns, team in (("ns0", "a"), ("ns1", "b"))
+        if draw(st.booleans())
+    )
+    return replace(spec, nodes=tuple(nodes), policies=tuple(policies), namespaces=namespaces)
+
+
+#: selectors of pods (labels app=aJ, tier=front|back on some) and of namespaces (team=a|b on some)
+_POD_SELECTORS = [
+    LabelSelector(),
+    LabelSelector(match=(("app", "a0"),)),
+    LabelSelector(exprs=(LabelExpr(key="app", op=SelectorOp.IN, values=("a0", "a1")),)),
+    LabelSelector(exprs=(LabelExpr(key="app", op=SelectorOp.NOT_IN, values=("a0",)),)),
+    LabelSelector(exprs=(LabelExpr(key="tier", op=SelectorOp.EXISTS),)),
+    LabelSelector(exprs=(LabelExpr(key="tier", op=SelectorOp.DOES_NOT_EXIST),)),
+]
+_NS_SELECTORS = [
+    LabelSelector(),
+    LabelSelector(match=(("kubernetes.io/metadata.name", "ns0"),)),
+    LabelSelector(match=(("team", "a"),)),
+    LabelSelector(exprs=(LabelExpr(key="team", op=SelectorOp.NOT_IN, values=("a",)),)),
+    LabelSelector(exprs=(LabelExpr(key="team", op=SelectorOp.EXISTS),)),
+]
+
+
+@st.composite
+def _policy(draw: st.DrawFn, ns: str) -> Policy:
+    """A policy of namespace ``ns``: selector peers, ipBlocks, numbered, ranged, named and SCTP ports."""
+    pods_sel = st.sampled_from(_POD_SELECTORS)
+    peer = st.one_of(
+        st.builds(SelectorPeer, pods=pods_sel),
+        st.builds(SelectorPeer, namespaces=st.sampled_from(_NS_SELECTORS)),
+        st.builds(SelectorPeer, pods=pods_sel, namespaces=st.sampled_from(_NS_SELECTORS)),
+        st.builds(
+            CidrPeer, cidr=st.just(N("10.1.0.0/16")), exceptions=st.sampled_from([(), (N("10.1.1.0/24"),)])
+        ),
+    )
+    port = st.sampled_from(
+        [
+            PortSpec(proto=Proto.TCP, port=80),
+            PortSpec(proto=Proto.TCP, port=80, end_port=443),
+            PortSpec(proto=Proto.TCP, port="http"),
+            PortSpec(proto=Proto.SCTP, port="metrics"),
+            PortSpec(proto=Proto.SCTP),
+            PortSpec(proto=Proto.UDP, port=443),
+        ]
+    )
+    rule = st.builds(
+        PolicyRule,
+        peers=st.lists(peer, max_size=2).map(tuple),
+        ports=st.lists(port, max_size=2).map(tuple),
+    )
+    egress = draw(st.lists(rule, max_size=1))
+    types = draw(st.sampled_from([None, frozenset({"ingress", "egress"})]))
+    return Policy(
+        name=f"pol-{ns}",
+        namespace=ns,
+        select=draw(pods_sel),
+        ingress=tuple(draw(st.lists(rule, min_size=0, max_size=2))),
+        egress=tuple(egress),
+        types=types,
+    )

@@ -9,7 +9,8 @@ refer to anything is :mod:`l2l3.dsl.resolve`'s business.
 
 One module per grammar area holds that area's rule callbacks:
 :mod:`.primitives` (values, underlay, node statements, nodes), :mod:`.cluster`
-(the ``cluster`` block), :mod:`.policies` and :mod:`.checks`; :mod:`.base` has
+(the ``cluster`` block), :mod:`.selectors` (label selectors and ``namespace``
+declarations), :mod:`.policies` and :mod:`.checks`; :mod:`.base` has
 the shared state and value helpers. :class:`SpecTransformer` combines them and
 adds the rule for the whole file.
 """
@@ -24,13 +25,14 @@ from l2l3.dsl.transform.checks import CheckRules
 from l2l3.dsl.transform.cluster import PROFILE_WORDS, ClusterRules
 from l2l3.dsl.transform.policies import PolicyRules
 from l2l3.dsl.transform.primitives import PrimitiveRules
-from l2l3.model.types import Check, Cluster, External, Node, Policy, Segment, Spec
+from l2l3.dsl.transform.selectors import SelectorRules
+from l2l3.model.types import Check, Cluster, External, NamespaceDecl, Node, Policy, Segment, Spec
 
 __all__ = ["PROFILE_WORDS", "SpecTransformer"]
 
 
 @v_args(meta=True)
-class SpecTransformer(PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
+class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, CheckRules):
     """Turns the parse tree of one file into a raw :class:`Spec`."""
 
     def __init__(self, file: str, lines: list[str]) -> None:
@@ -51,6 +53,7 @@ class SpecTransformer(PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
         return Spec(
             file=self.file,
             cluster=clusters[0] if clusters else None,
+            namespaces=tuple(c for c in children if isinstance(c, NamespaceDecl)),
             segments=tuple(c for c in children if isinstance(c, Segment)),
             externals=tuple(c for c in children if isinstance(c, External)),
             nodes=tuple(c for c in children if isinstance(c, Node)),

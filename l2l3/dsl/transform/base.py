@@ -9,6 +9,7 @@ the callbacks, each class under ``v_args(meta=True)``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
@@ -16,11 +17,23 @@ from typing import Any
 from lark import Token, Transformer, v_args
 
 from l2l3.errors import Diagnostic
-from l2l3.model.types import Span, Spec
+from l2l3.model.types import LabelExpr, LabelSelector, Span, Spec
 
 #: The ranges of numbers the grammar reads (a prefix length is 0 to 32).
 PORT_MIN, PORT_MAX = 1, 65535
 VNI_MAX = 2**24 - 1
+
+#: Kubernetes IANA_SVC_NAME: what a named port may be called.
+_PORT_NAME = re.compile(r"(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*")
+PORT_NAME_RULE = (
+    "at most 15 lower-case letters, digits and single inner hyphens, "
+    "with at least one letter (Kubernetes IANA_SVC_NAME)"
+)
+
+
+def port_name_ok(name: str) -> bool:
+    """Whether ``name`` may name a container port (IANA_SVC_NAME)."""
+    return _PORT_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,22 @@ class PeerItem:
     value: Any
     token: Token | None
     extra: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelTerm:
+    """One selector term: a ``matchLabels`` pair or an expression, with its token."""
+
+    value: tuple[str, str] | LabelExpr
+    token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class SelTerms:
+    """The terms of one written selector (``empty``: it was ``{}``)."""
+
+    terms: tuple[SelTerm, ...]
+    empty: bool = False
 
 
 def mac_text(tok: Token) -> str:
@@ -221,6 +250,19 @@ class TransformerBase(Transformer[Token, Spec]):
                 continue
             seen[key] = value
         return tuple(sorted(seen.items()))
+
+    def label_selector(self, terms: list[SelTerm] | tuple[SelTerm, ...]) -> LabelSelector:
+        """The selector the terms make: pairs sorted by key (a key given twice is an error)."""
+        match: dict[str, str] = {}
+        exprs: list[LabelExpr] = []
+        for t in terms:
+            if isinstance(t.value, LabelExpr):
+                exprs.append(t.value)
+            elif t.value[0] in match:
+                self.error(self.tok_span(t.token), f"label key {brief(t.value[0])} given twice")
+            else:
+                match[t.value[0]] = t.value[1]
+        return LabelSelector(match=tuple(sorted(match.items())), exprs=tuple(exprs))
 
     # ------------------------------------------------------------ statements
 

@@ -22,6 +22,7 @@ from l2l3.model.types import (
     NetnsIsolation,
     NodeRef,
     NoLoops,
+    PodNsRef,
     PodRef,
     Proto,
     Reach,
@@ -40,6 +41,11 @@ class CheckRules(TransformerBase):
         node, _, pod = str(children[0]).partition("/")
         return PodRef(node=node, pod=pod)
 
+    def ep_pod_ns(self, meta: Any, children: list[Token]) -> PodNsRef:
+        """Endpoint ``pod NS/NAME``: a pod by namespace and name."""
+        ns, _, name = str(children[0]).partition("/")
+        return PodNsRef(namespace=ns, name=name)
+
     def ep_node(self, meta: Any, children: list[Token]) -> NodeRef:
         """Endpoint ``node NODE``: the node's stack."""
         return NodeRef(node=str(children[0]))
@@ -48,9 +54,13 @@ class CheckRules(TransformerBase):
         """Endpoint ``namespace NS``."""
         return NamespaceRef(namespace=str(children[0]))
 
-    def ep_pods(self, meta: Any, children: list[Token]) -> LabelRef:
-        """Endpoint ``pods K=V[,K=V]``."""
-        return LabelRef(labels=self.labels(children))
+    def ep_namespace_pods(self, meta: Any, children: list[Any]) -> LabelRef:
+        """Endpoint ``namespace NS pods SEL``: the pods of NS that SEL selects."""
+        return LabelRef(selector=self.label_selector(children[1].terms), namespace=str(children[0]))
+
+    def ep_pods(self, meta: Any, children: list[Any]) -> LabelRef:
+        """Endpoint ``pods SEL``: the pods of every namespace that SEL selects."""
+        return LabelRef(selector=self.label_selector(children[0].terms))
 
     def ep_external(self, meta: Any, children: list[Token]) -> ExternalRef:
         """Endpoint ``external NAME``."""
@@ -64,7 +74,7 @@ class CheckRules(TransformerBase):
         return AddressRef(prefix=IPv4Network(self.ip(tok)))
 
     def mod_proto(self, meta: Any, children: list[Any]) -> Mod:
-        """Header modifier ``tcp|udp|icmp``."""
+        """Header modifier ``tcp|udp|sctp|icmp``."""
         return Mod("proto", children[0], meta_token(meta, str(children[0])))
 
     def mod_port(self, meta: Any, children: list[Token]) -> Mod:

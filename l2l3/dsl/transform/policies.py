@@ -3,46 +3,83 @@ ports and the ingress/egress rules."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from typing import Any
 
 from lark import Token, v_args
 
-from l2l3.dsl.transform.base import Opt, PeerItem, TransformerBase, meta_token
+from l2l3.dsl.transform.base import (
+    PORT_NAME_RULE,
+    Opt,
+    PeerItem,
+    SelTerm,
+    SelTerms,
+    TransformerBase,
+    brief,
+    meta_token,
+    port_name_ok,
+)
 from l2l3.model.types import (
+    NAMESPACE_NAME_LABEL,
     AnyPeer,
     CidrPeer,
-    NamespacePeer,
-    PodPeer,
+    LabelSelector,
     Policy,
     PolicyRule,
     PortSpec,
     Proto,
+    SelectorPeer,
 )
+
+
+def _terms(sel: SelTerms | None) -> list[SelTerm]:
+    return list(sel.terms) if sel is not None else []
+
+
+@dataclass
+class _Group:
+    """One peer being assembled from the flat item list."""
+
+    kind: str  # "pods" | "namespaces" | "cidr" | "all"
+    pods: list[SelTerm] | None = None
+    ns: list[SelTerm] | None = None
+    ns_name: str | None = None
+    #: the selector bare terms continue: "pods", "ns" or None (none may follow)
+    open: str | None = None
+    cidr: IPv4Network | None = None
+    exceptions: list[IPv4Network] | None = field(default=None)
 
 
 @v_args(meta=True)
 class PolicyRules(TransformerBase):
     """A ``policy`` block and its rules."""
 
-    # ------------------------------------------------------------ policies
-
     def select(self, meta: Any, children: list[Any]) -> Opt:
-        """``select [K=V,…]`` (empty: every pod of the namespace)."""
-        return Opt("select", children[0] or (), meta_token(meta, "select"))
+        """``select [SEL]`` (empty: every pod of the namespace)."""
+        sel = self.label_selector(children[0].terms) if children[0] is not None else LabelSelector()
+        return Opt("select", sel, meta_token(meta, "select"))
 
-    def pi_pods(self, meta: Any, children: list[Token]) -> PeerItem:
-        """Peer item ``pods [K=V…]``."""
-        return PeerItem("pods", list(children), None)
+    def pi_pods(self, meta: Any, children: list[Any]) -> PeerItem:
+        """Peer item ``pods [SEL]``: pods of the policy's namespace."""
+        return PeerItem("pods", _terms(children[0]), None)
 
-    def pi_label(self, meta: Any, children: list[Token]) -> PeerItem:
-        """Peer item ``K=V``: a further label of the ``pods`` before it."""
-        return PeerItem("label", children[0], children[0])
+    def pi_namespaces(self, meta: Any, children: list[Any]) -> PeerItem:
+        """Peer item ``namespaces [SEL] [pods [SEL]]``: pods of the namespaces SEL selects."""
+        return PeerItem("namespaces", _terms(children[0]), None, children[1])
 
     def pi_namespace(self, meta: Any, children: list[Any]) -> PeerItem:
-        # children: NAME, then the LABELs of an optional "pods" (None if absent)
-        """Peer item ``namespace NS [pods K=V…]``."""
-        labels = [c for c in children[1:] if isinstance(c, Token)]
-        return PeerItem("namespace", str(children[0]), children[0], labels)
+        """Peer item ``namespace NS [pods [SEL]]``: pods of namespace NS."""
+        return PeerItem("namespace", str(children[0]), children[0], children[1])
+
+    def pi_terms(self, meta: Any, children: list[Any]) -> PeerItem:
+        """Peer item ``TERM … [pods [SEL]]``: further terms of the selector written before it."""
+        *terms, pods = children
+        return PeerItem("terms", list(terms), terms[0].token, pods)
+
+    def pods_part(self, meta: Any, children: list[Any]) -> list[SelTerm]:
+        """``pods [SEL]`` after a namespace peer."""
+        return _terms(children[0])
 
     def pi_cidr(self, meta: Any, children: list[Any]) -> PeerItem:
         """Peer item ``cidr CIDR [except CIDR]``."""
@@ -57,49 +94,101 @@ class PolicyRules(TransformerBase):
         """Peer item ``all``."""
         return PeerItem("all", None, None)
 
+    def pi_all_pods(self, meta: Any, children: list[Any]) -> PeerItem:
+        """Peer item ``all-pods``: every pod of every namespace."""
+        return PeerItem("all-pods", None, None)
+
     def peer_items(self, meta: Any, children: list[PeerItem]) -> tuple[Any, ...]:
-        """Group the flat list: labels join the `pods` before, CIDRs an `except`."""
-        groups: list[list[Any]] = []  # [kind, value, labels-or-exceptions]
+        """Group the flat list: bare terms join the selector written last, CIDRs an `except`."""
+        groups: list[_Group] = []
         for item in children:
             last = groups[-1] if groups else None
-            if item.kind == "label":
-                if last is not None and last[0] in ("pods", "namespace-pods"):
-                    last[2].append(item.value)
-                else:
-                    assert item.token is not None
-                    self.error(self.tok_span(item.token), f"label {item.value} must follow `pods`")
+            if item.kind == "terms":
+                self._continue(last, item)
             elif item.kind == "bare-cidr":
-                if last is not None and last[0] == "cidr" and last[2] is not None:
-                    last[2].append(item.value)
+                if last is not None and last.kind == "cidr" and last.exceptions is not None:
+                    last.exceptions.append(item.value)
                 else:
-                    groups.append(["cidr", item.value, None])
+                    groups.append(_Group("cidr", cidr=item.value))
             elif item.kind == "pods":
-                groups.append(["pods", None, list(item.value)])
-            elif item.kind == "namespace":
-                kind = "namespace-pods" if item.extra else "namespace"
-                groups.append([kind, item.value, list(item.extra or [])])
+                groups.append(_Group("pods", pods=list(item.value), open="pods"))
+            elif item.kind in ("namespaces", "namespace"):
+                g = _Group("namespaces", ns=list(item.value) if item.kind == "namespaces" else None)
+                g.ns_name = item.value if item.kind == "namespace" else None
+                g.pods = list(item.extra) if item.extra is not None else None
+                g.open = "pods" if g.pods is not None else ("ns" if item.kind == "namespaces" else None)
+                groups.append(g)
             elif item.kind == "cidr":
-                groups.append(["cidr", item.value, item.extra])
+                groups.append(_Group("cidr", cidr=item.value, exceptions=item.extra))
+            elif item.kind == "all-pods":
+                groups.append(_Group("namespaces", ns=[]))
             else:
-                groups.append(["all", None, None])
-        peers: list[Any] = []
-        for kind, value, more in groups:
-            if kind == "pods":
-                peers.append(PodPeer(labels=self.labels(more)))
-            elif kind in ("namespace", "namespace-pods"):
-                peers.append(NamespacePeer(namespace=value, labels=self.labels(more)))
-            elif kind == "cidr":
-                peers.append(CidrPeer(cidr=value, exceptions=tuple(more or ())))
+                groups.append(_Group("all"))
+        return tuple(self._peer(g) for g in groups)
+
+    def _continue(self, last: _Group | None, item: PeerItem) -> None:
+        """Bare selector terms (and maybe ``pods …``) continue the selector written last."""
+        terms, pods, tok = item.value, item.extra, item.token
+        assert tok is not None
+        if last is None or last.open is None:
+            self.error(
+                self.tok_span(tok),
+                f"selector term {brief(str(tok))} must follow `pods` or `namespaces` "
+                "(start a new peer with its keyword)",
+            )
+            return
+        if last.open == "pods":
+            assert last.pods is not None
+            last.pods += terms
+            if pods is not None:
+                self.error(self.tok_span(tok), "`pods` given twice in one peer")
+            return
+        assert last.ns is not None
+        last.ns += terms
+        if pods is not None:
+            last.pods, last.open = list(pods), "pods"
+
+    def _peer(self, g: _Group) -> Any:
+        if g.kind == "pods":
+            return SelectorPeer(pods=self.label_selector(g.pods or []))
+        if g.kind == "namespaces":
+            if g.ns_name is not None:
+                ns = LabelSelector(match=((NAMESPACE_NAME_LABEL, g.ns_name),))
             else:
-                peers.append(AnyPeer())
-        return tuple(peers)
+                ns = self.label_selector(g.ns or [])
+            pods = self.label_selector(g.pods) if g.pods is not None else None
+            return SelectorPeer(pods=pods, namespaces=ns)
+        if g.kind == "cidr":
+            assert g.cidr is not None
+            return CidrPeer(cidr=g.cidr, exceptions=tuple(g.exceptions or ()))
+        return AnyPeer()
 
     def port_item(self, meta: Any, children: list[Any]) -> PortSpec:
-        """``tcp|udp|icmp [port] [N]`` of a policy rule."""
-        proto, port = children
-        if port is not None and proto is Proto.ICMP:
-            self.error(self.tok_span(port), "icmp has no ports")
-        return PortSpec(proto=proto, port=self.port(port) if port is not None else None)
+        """``tcp|udp|sctp|icmp [port] [N | N-M | NAME]`` of a policy rule."""
+        proto, value = children
+        if value is None:
+            return PortSpec(proto=proto)
+        if proto is Proto.ICMP:
+            self.error(self.tok_span(value), "icmp has no ports")
+            return PortSpec(proto=proto)
+        if value.type == "NAME":
+            if not port_name_ok(str(value)):
+                self.error(self.tok_span(value), f"{brief(str(value))} is not a port name: {PORT_NAME_RULE}")
+            return PortSpec(proto=proto, port=str(value))
+        if value.type == "PORTRANGE":
+            lo_text, _, hi_text = str(value).partition("-")
+            lo = self.port(Token("INT", lo_text, line=value.line, column=value.column))
+            hi = self.port(
+                Token("INT", hi_text, line=value.line, column=(value.column or 1) + len(lo_text) + 1)
+            )
+            if hi < lo:
+                self.error(self.tok_span(value), f"port range {value} ends below its start")
+            return PortSpec(proto=proto, port=lo, end_port=hi)
+        return PortSpec(proto=proto, port=self.port(value))
+
+    def port_value(self, meta: Any, children: list[Token]) -> Token:
+        """``N``, ``N-M`` or ``NAME`` after a protocol."""
+        return children[0]
 
     def port_items(self, meta: Any, children: list[PortSpec]) -> tuple[PortSpec, ...]:
         """The comma list of a rule's ports."""
@@ -127,7 +216,7 @@ class PolicyRules(TransformerBase):
         return Policy(
             name=name,
             namespace=ns,
-            select=opts["select"].value if "select" in opts else (),
+            select=opts["select"].value if "select" in opts else LabelSelector(),
             ingress=tuple(r for d, r in rules if d == "ingress"),
             egress=tuple(r for d, r in rules if d == "egress"),
             types=opts["types"].value if "types" in opts else None,

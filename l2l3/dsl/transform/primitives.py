@@ -8,13 +8,25 @@ from typing import Any
 
 from lark import Token, v_args
 
-from l2l3.dsl.transform.base import VNI_MAX, Opt, TransformerBase, first_token, mac_text, meta_token, opt_rule
+from l2l3.dsl.transform.base import (
+    PORT_NAME_RULE,
+    VNI_MAX,
+    Opt,
+    TransformerBase,
+    brief,
+    first_token,
+    mac_text,
+    meta_token,
+    opt_rule,
+    port_name_ok,
+)
 from l2l3.model.types import (
     OS,
     Action,
     Backend,
     Bridge,
     BridgeKind,
+    ContainerPort,
     Dnat,
     External,
     Fdb,
@@ -86,8 +98,35 @@ class PrimitiveRules(TransformerBase):
         return Opt("except", children[0], meta_token(meta, "except"))
 
     def opt_proto(self, meta: Any, children: list[Any]) -> Opt:
-        """Option ``tcp|udp[|icmp]`` (dnat, filter)."""
+        """Option ``tcp|udp|sctp[|icmp]`` (dnat, filter)."""
         return Opt("proto", children[0], meta_token(meta, "proto"))
+
+    def opt_ports(self, meta: Any, children: list[Any]) -> Opt:
+        """Pod option ``ports N[/PROTO][=NAME], …``: its container ports."""
+        return Opt("ports", children[0], meta_token(meta, "ports"))
+
+    def cport_list(self, meta: Any, children: list[Token]) -> tuple[ContainerPort, ...]:
+        """``N[/tcp|udp|sctp][=NAME][,] …`` (TCP when no protocol is written)."""
+        out: list[ContainerPort] = []
+        for tok in children:
+            text, _, name = str(tok).partition("=")
+            num, _, proto_text = text.partition("/")
+            proto = Proto.TCP
+            if proto_text:
+                if proto_text not in ("tcp", "udp", "sctp"):
+                    self.error(
+                        self.tok_span(tok, len(num) + 1),
+                        f"{brief(proto_text)} is not a container port protocol: expected tcp, udp or sctp",
+                    )
+                else:
+                    proto = Proto[proto_text.upper()]
+            port = self.port(Token("INT", num, line=tok.line, column=tok.column))
+            if name and not port_name_ok(name):
+                self.error(
+                    self.tok_span(tok, len(text) + 1), f"{brief(name)} is not a port name: {PORT_NAME_RULE}"
+                )
+            out.append(ContainerPort(port=port, proto=proto, name=name or None))
+        return tuple(out)
 
     def label_list(self, meta: Any, children: list[Token]) -> tuple[tuple[str, str], ...]:
         """``K=V[,] K=V …``."""
@@ -114,7 +153,7 @@ class PrimitiveRules(TransformerBase):
         return Action(str(children[0]))
 
     def proto(self, meta: Any, children: list[Token]) -> Proto:
-        """``tcp|udp|icmp`` (``l4``: ``tcp|udp``)."""
+        """``tcp|udp|sctp|icmp`` (``l4``: ``tcp|udp|sctp``)."""
         return Proto[str(children[0]).upper()]
 
     l4 = proto
@@ -190,6 +229,7 @@ class PrimitiveRules(TransformerBase):
             mode=opts["mode"].value if "mode" in opts else StackMode.NETNS,
             namespace=opts["namespace"].value if "namespace" in opts else "default",
             labels=opts["labels"].value if "labels" in opts else (),
+            ports=opts["ports"].value if "ports" in opts else (),
             routes=block or (),
             span=self.span(meta),
         )
