@@ -78,11 +78,18 @@ def policy_warnings(net: Network) -> list[str]:
     return out
 
 
-def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None, budget: int | None = None) -> Report:
+def check(
+    spec: Spec,
+    *,
+    extra_warnings: list[Diagnostic] | None = None,
+    budget: int | None = None,
+    time_limit: float | None = None,
+) -> Report:
     """Run every ``check`` of the spec.
 
     ``budget`` caps the solver checks of each search; a search that needs
-    more ends ``unknown`` (never ``holds``). An endpoint that cannot be
+    more ends ``unknown`` (never ``holds``); so does a query that takes more
+    than ``time_limit`` seconds. An endpoint that cannot be
     resolved (an unknown name, a source address nothing owns) raises
     :class:`SpecError` at the check's line before anything is checked.
     """
@@ -95,7 +102,7 @@ def check(spec: Spec, *, extra_warnings: list[Diagnostic] | None = None, budget:
             bad.append(Diagnostic(c.span, f"check {c.name}: {e}", line_of(spec.source, c.span.line)))
     if bad:
         raise SpecError(bad)
-    checker = Checker(net, budget=budget)
+    checker = Checker(net, budget=budget, time_limit=time_limit)
     results = []
     for c in spec.checks:
         r = checker.evaluate(c.query)

@@ -14,6 +14,7 @@ covered by tests/property/test_checker_vs_brute.py, which compares
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from ipaddress import IPv4Address
 
@@ -63,10 +64,12 @@ def _space(h: Headers, d: Endpoint | None = None) -> PacketSpace:
 class Checker:
     """Evaluates queries over one network, reusing one engine and one policy screen."""
 
-    def __init__(self, net: Network, *, budget: int | None = None) -> None:
+    def __init__(self, net: Network, *, budget: int | None = None, time_limit: float | None = None) -> None:
         self.net = net
         self.engine = Engine(net) if budget is None else Engine(net, budget=budget)
         self.screen = PolicyScreen(net)
+        #: seconds one query may take before it is answered unknown (None: no limit)
+        self.time_limit = time_limit
 
     # ------------------------------------------------------------ searching
 
@@ -92,6 +95,8 @@ class Checker:
         pre-image; when that set is small, the search runs once per
         destination address, with everything else symbolic.
         """
+        if self.engine.deadline is not None and time.monotonic() > self.engine.deadline:
+            raise SolverUnknown("time limit reached")
         rep = members[0]
         if len(members) > 1:
             space = replace(space, srcs=frozenset(m.src for m in members if m.src is not None))
@@ -126,6 +131,7 @@ class Checker:
         witness (or, for a ``reach`` that fails, a typical packet that dies and
         why), ``unknown`` says which limit was hit. Unknown endpoint names
         raise :class:`~l2l3.errors.QueryError`."""
+        self.engine.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         try:
             if isinstance(q, Reach):
                 return self._no_reach(q) if q.negated else self._reach(q)

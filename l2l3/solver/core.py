@@ -9,6 +9,7 @@ and meet again in :class:`l2l3.solver.engine.Engine`.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -106,6 +107,8 @@ class Core:
     timeout_ms: int
     checks: int
     goal: Goal
+    #: time.monotonic() after which a search gives up (unknown); None: no limit
+    deadline: float | None = None
 
     def _new_solver(self) -> z3.Solver:
         s = z3.SolverFor("QF_BV")
@@ -117,6 +120,8 @@ class Core:
         self.checks += 1
         if self.checks > self.budget:
             raise SolverUnknown(f"search budget of {self.budget} solver checks exhausted")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SolverUnknown("time limit reached")
         r = self.s.check()
         if r == z3.unknown:
             raise SolverUnknown(f"z3: {self.s.reason_unknown()}")

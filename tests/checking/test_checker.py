@@ -80,3 +80,12 @@ def test_a_failing_without_nat_names_the_nat_rule(net: l2l3.Network) -> None:
         and f"<spec>:{SPEC.splitlines().index('    masquerade from 10.1.0.0/24 except 10.1.0.0/16') + 1}"
         in r.explanation
     ), r.explanation
+
+
+def test_a_time_limit_gives_unknown_never_holds(net: l2l3.Network) -> None:
+    from l2l3.checking import Checker
+    from l2l3.model.types import NamespaceRef, Reach
+
+    q = Reach(src=NamespaceRef(namespace="x"), dst=NamespaceRef(namespace="y"), negated=True)
+    assert Checker(net, time_limit=0.0).evaluate(q).status is Verdict.UNKNOWN
+    assert Checker(net, time_limit=60.0).evaluate(q).status is not Verdict.UNKNOWN

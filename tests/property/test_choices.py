@@ -41,14 +41,22 @@ def test_mac_rewrite_switch_changes_what_the_far_side_sees() -> None:
         assert t.final is not None and t.final.smac == "00:15:5d:aa:03:50" and t.via_mac
 
 
-@pytest.mark.parametrize(("name", "value"), FLIPS, ids=[f[0] for f in FLIPS])
-def test_engines_agree_with_the_switch_flipped(name: str, value: object) -> None:
-    inner = agreement.test_engine_and_simulator_agree_on_reach_via_mac_and_nat.hypothesis.inner_test  # type: ignore[attr-defined]
-
-    @settings(max_examples=25, deadline=None)
+def _agree_flipped(name: str, value: object, examples: int) -> None:
+    @settings(max_examples=examples, deadline=None)
     @given(rich_networks())
     def run(spec) -> None:  # type: ignore[no-untyped-def]
         with flipped(name, value):
-            inner(spec)
+            agreement.agree_on_goals(spec)
 
     run()
+
+
+@pytest.mark.parametrize(("name", "value"), FLIPS, ids=[f[0] for f in FLIPS])
+def test_engines_agree_with_the_switch_flipped(name: str, value: object) -> None:
+    _agree_flipped(name, value, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "value"), FLIPS, ids=[f[0] for f in FLIPS])
+def test_engines_agree_with_the_switch_flipped_long(name: str, value: object) -> None:
+    _agree_flipped(name, value, 40)

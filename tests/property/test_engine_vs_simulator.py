@@ -9,13 +9,14 @@ delivered via mac; which source addresses arrive (NAT).
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 
 from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Packet
 from l2l3.model.simulate import Origin, simulate
-from l2l3.model.types import NatMode, Proto, StackMode
+from l2l3.model.types import NatMode, Proto, Spec, StackMode
 from l2l3.solver.engine import Engine
 from tests.property.netgen import header_domain, networks, rich_networks
 
@@ -41,8 +42,7 @@ def _sim_outcomes(net: Network, stack: str, pod: str):  # type: ignore[no-untype
     return res
 
 
-@given(networks() | rich_networks())
-def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # type: ignore[no-untyped-def]
+def agree_on_goals(spec: Spec) -> None:
     """For every goal form a query builds, the engine finds a packet iff the simulator does."""
     net = Network(spec)
     eng = Engine(net)
@@ -73,8 +73,8 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec) -> None:  # t
                 assert (found is not None) == bool(expected), (target, goal, found, expected[:1])
 
 
-@given(networks() | rich_networks())
-def test_engine_and_simulator_agree_on_loops(spec) -> None:  # type: ignore[no-untyped-def]
+def agree_on_loops(spec: Spec) -> None:
+    """The engine finds a looping packet iff the simulator does."""
     net = Network(spec)
     eng = Engine(net)
     for stack, pod in _senders(net):
@@ -85,3 +85,30 @@ def test_engine_and_simulator_agree_on_loops(spec) -> None:  # type: ignore[no-u
             Origin(stack=stack, pod=pod), Goal(disposition=Disposition.LOOPED), PacketSpace(src=src)
         )
         assert (found is not None) == looped
+
+
+# everyday: a few examples; `slow` (run by .ci/run): the settings profile's count
+
+
+@settings(max_examples=12)
+@given(networks() | rich_networks())
+def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec: Spec) -> None:
+    agree_on_goals(spec)
+
+
+@pytest.mark.slow
+@given(networks() | rich_networks())
+def test_engine_and_simulator_agree_on_reach_via_mac_and_nat_long(spec: Spec) -> None:
+    agree_on_goals(spec)
+
+
+@settings(max_examples=12)
+@given(networks() | rich_networks())
+def test_engine_and_simulator_agree_on_loops(spec: Spec) -> None:
+    agree_on_loops(spec)
+
+
+@pytest.mark.slow
+@given(networks() | rich_networks())
+def test_engine_and_simulator_agree_on_loops_long(spec: Spec) -> None:
+    agree_on_loops(spec)
