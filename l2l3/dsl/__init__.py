@@ -248,12 +248,33 @@ _WORDS = {
     "IP": "an address like 10.0.0.1",
     "INT": "a number",
     "MAC": "a MAC like 00:15:5d:aa:03:03",
+    "CPORT": "a container port like 8080/tcp=http",
+    "PORTRANGE": "a port range like 8000-8080",
+    "NLABEL": "a selector term like tier!=db",
+    "NOTKEY": "a selector term like !legacy",
+    "SELKEY": "a label key like app",
+    "EMPTYSEL": "`{}` (the empty selector)",
     "_SEP": "end of line",
     "$END": "end of file",
 }
 
 #: Inner terminals ordered first by kind (values), then keywords alphabetically.
-_ORDER = ["CIDR", "IP", "HOSTPORT", "MAC", "INT", "LABEL", "PODREF", "NAME"]
+_ORDER = [
+    "CIDR",
+    "IP",
+    "HOSTPORT",
+    "MAC",
+    "INT",
+    "PORTRANGE",
+    "CPORT",
+    "LABEL",
+    "NLABEL",
+    "NOTKEY",
+    "SELKEY",
+    "EMPTYSEL",
+    "PODREF",
+    "NAME",
+]
 
 
 def _describe(name: str) -> str:

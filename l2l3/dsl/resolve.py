@@ -31,6 +31,8 @@ from l2l3.model.types import (
     PodRef,
     Reach,
     Route,
+    SelectorOp,
+    SelectorPeer,
     Span,
     Spec,
     StackMode,
@@ -143,6 +145,7 @@ class _Resolver:
         self.duplicates(((c.name, c.span) for c in spec.checks), "check", "check")
         self.duplicates(((d.name, d.span) for d in spec.namespaces), "namespace", "namespace")
         self.named_ports()
+        self.bare_keys()
         for s in spec.segments:
             if s.gateway is not None and s.gateway not in s.prefix:
                 self.error(
@@ -172,6 +175,25 @@ class _Resolver:
                 )
             else:
                 first[key] = p.span
+
+    def bare_keys(self) -> None:
+        """The trap of a bare word after a comma: ``pods app=a, monitoring`` is the term "has label monitoring"."""
+        keys = {k for n in self.spec.nodes for p in n.pods for k, _ in p.labels}
+        namespaces = {p.namespace for n in self.spec.nodes for p in n.pods} | {
+            d.name for d in self.spec.namespaces
+        }
+        for pol in self.spec.policies:
+            for r in (*pol.ingress, *pol.egress):
+                for peer in r.peers:
+                    if not isinstance(peer, SelectorPeer) or peer.pods is None:
+                        continue
+                    for e in peer.pods.exprs:
+                        if e.op is SelectorOp.EXISTS and e.key not in keys and e.key in namespaces:
+                            self.warn(
+                                self.at(r.span, e.key),
+                                f"`{e.key}` here is a selector term (pods that have a label {e.key}), and no pod "
+                                f"has one; for the pods of namespace {e.key} write `namespace {e.key}`",
+                            )
 
     def named_ports(self) -> None:
         """A named port in a policy that no pod declares admits nothing: say so."""
