@@ -11,12 +11,24 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 
 from l2l3.model.types import Span
 
 
 class L2L3Error(Exception):
     """Root of all errors raised by l2l3 on purpose."""
+
+
+class Severity(StrEnum):
+    """How bad a diagnostic is; members equal their names as strings."""
+
+    ERROR = "error"
+    # the input is invalid: nothing is checked (exit 2)
+    WARNING = "warning"
+    # checked as written, but probably not what was meant
+    NOTE = "note"
+    # an assumption or something left unread, said so that nothing is silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +38,7 @@ class Diagnostic:
     span: Span
     message: str
     line_text: str = ""
-    severity: str = "error"  # or "warning"
+    severity: Severity = Severity.ERROR
 
     def render(self) -> str:
         """``FILE:LINE:COL: error: message`` + the line + a caret."""

@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 
 from l2l3.model.endpoints import Endpoint
 from l2l3.model.network import Network
-from l2l3.model.policy import CompiledRule, governing_rules
+from l2l3.model.policy import CompiledRule, Direction, governing_rules
 from l2l3.model.types import StackMode
 
 
@@ -73,7 +73,7 @@ class PolicyScreen:
             and st.kind == "pod"
             and all(i.pod == pod for i in st.ifaces.values())
         ):
-            rules = governing_rules(self.net, info, "ingress")
+            rules = governing_rules(self.net, info, Direction.INGRESS)
             if rules is not None:
                 out = tuple(rules)
         self._guards[pod] = out

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
-from l2l3.errors import Diagnostic, SpecError, source_lines
+from l2l3.errors import Diagnostic, Severity, SpecError, source_lines
 from l2l3.model.types import (
     NOWHERE,
     AddressRef,
@@ -105,7 +105,7 @@ class _Resolver:
         self.diags.append(Diagnostic(span, message, self.line(span)))
 
     def warn(self, span: Span, message: str) -> None:
-        self.diags.append(Diagnostic(span, message, self.line(span), severity="warning"))
+        self.diags.append(Diagnostic(span, message, self.line(span), severity=Severity.WARNING))
 
     @staticmethod
     def where(span: Span) -> str:

@@ -9,7 +9,7 @@ left out), collected by :class:`Notes`.
 
 from __future__ import annotations
 
-from l2l3.errors import Diagnostic, SpecError
+from l2l3.errors import Diagnostic, Severity, SpecError
 from l2l3.kube.errors import Note
 from l2l3.kube.errors import Span as KubeSpan
 from l2l3.model.types import Span
@@ -38,7 +38,7 @@ def input_error(span: KubeSpan | Span, message: str) -> SpecError:
 
 def note_diagnostic(note: Note) -> Diagnostic:
     """A note as a diagnostic of severity ``note`` (``FILE:LINE:COL: note: …``)."""
-    return Diagnostic(model_span(note.span), note.message, severity="note")
+    return Diagnostic(model_span(note.span), note.message, severity=Severity.NOTE)
 
 
 class Notes:

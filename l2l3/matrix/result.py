@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from l2l3.checking import Verdict
@@ -20,6 +21,21 @@ class LiftMismatch(AssertionError):
     """A sampled pair disagrees with its class representative (a signature bug)."""
 
 
+class CellStatus(StrEnum):
+    """A matrix cell's answer; members equal their names as strings (JSON, text)."""
+
+    ALL = "all"
+    # every pair of the cell reaches
+    NONE = "none"
+    # no pair does
+    SOME = "some"
+    # some do, some do not
+    UNKNOWN = "unknown"
+    # a representative query hit a limit
+    EMPTY = "empty"
+    # the cell has no pair (e.g. one pod with itself)
+
+
 @dataclass
 class Cell:
     """Reachability from one group to another."""
@@ -31,17 +47,17 @@ class Cell:
     witness_pair: tuple[str, str] | None = None
 
     @property
-    def status(self) -> str:
-        """``all``, ``none``, ``some``, ``unknown`` or ``empty`` (no pair)."""
+    def status(self) -> CellStatus:
+        """How many of the cell's pairs reach (``empty``: the cell has no pair)."""
         if self.pairs == 0:
-            return "empty"
+            return CellStatus.EMPTY
         if self.unknown:
-            return "unknown"
+            return CellStatus.UNKNOWN
         if self.reachable == self.pairs:
-            return "all"
+            return CellStatus.ALL
         if self.reachable == 0:
-            return "none"
-        return "some"
+            return CellStatus.NONE
+        return CellStatus.SOME
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from operator import attrgetter
@@ -103,12 +104,23 @@ class EffRoute:
         return f"route {self.prefix}{via} dev {self.dev}"
 
 
+class StackKind(StrEnum):
+    """What a stack is; members compare equal to their names as strings."""
+
+    NODE = "node"
+    # a node's root namespace / host compartment
+    POD = "pod"
+    # a pod's private netns (or Windows network compartment)
+    GATEWAY = "gateway"
+    # a segment's router towards its externals
+
+
 @dataclass
 class Stack:
     """One IP stack: a node, a pod netns, or a segment gateway."""
 
     id: str
-    kind: str  # "node" | "pod" | "gateway"
+    kind: StackKind
     os: OS
     node: str | None
     ifaces: dict[str, Iface] = field(default_factory=dict)
@@ -249,7 +261,7 @@ class Network:
             if seg.gateway is None:
                 continue
             gid = f"gateway {seg.name}"
-            gw = Stack(id=gid, kind="gateway", os=OS.LINUX, node=None, forwarding=True)
+            gw = Stack(id=gid, kind=StackKind.GATEWAY, os=OS.LINUX, node=None, forwarding=True)
             addr = IPv4Interface(f"{seg.gateway}/{seg.prefix.prefixlen}")
             gw.ifaces[seg.name] = Iface(
                 gid, seg.name, derive_mac(gid), (addr,), f"seg:{seg.name}", span=seg.span
@@ -261,7 +273,7 @@ class Network:
     def _build_node(self, node: Node) -> None:
         st = Stack(
             id=node.name,
-            kind="node",
+            kind=StackKind.NODE,
             os=node.os,
             node=node.name,
             forwarding=node.forwarding,
@@ -326,7 +338,7 @@ class Network:
             host.ifaces[name] = Iface(host.id, name, mac, (pod.ip,), sw, pod=pid, span=pod.span)
             self.pods[pid] = PodInfo(node.name, pod, host.id, name, pid)
             return
-        st = Stack(id=pid, kind="pod", os=node.os, node=node.name, forwarding=False)
+        st = Stack(id=pid, kind=StackKind.POD, os=node.os, node=node.name, forwarding=False)
         st.ifaces["eth0"] = Iface(pid, "eth0", mac, (pod.ip,), sw, pod=pid, span=pod.span)
         routes = pod.routes
         if not routes:

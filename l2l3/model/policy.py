@@ -24,6 +24,7 @@ each engine evaluates them, and the ports, its own way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,13 @@ from l2l3.model.types import (
 if TYPE_CHECKING:
     from l2l3.model.network import Network, PodInfo
     from l2l3.model.packet import Packet
+
+
+class Direction(StrEnum):
+    """The two directions a NetworkPolicy isolates; members equal their names as strings."""
+
+    INGRESS = "ingress"
+    EGRESS = "egress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +189,7 @@ def compile_peers(net: Network, rule: PolicyRule, policy: Policy) -> PeerSet:
     return PeerSet(ips=frozenset(ips), blocks=tuple(blocks))
 
 
-def governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
+def governing_rules(net: Network, info: PodInfo, direction: Direction) -> list[CompiledRule] | None:
     """The allow rules for ``info`` in ``direction``; None when nothing restricts it."""
     key = (info.id, direction)
     if key not in net.policy_rules:
@@ -189,7 +197,7 @@ def governing_rules(net: Network, info: PodInfo, direction: str) -> list[Compile
     return net.policy_rules[key]
 
 
-def _governing_rules(net: Network, info: PodInfo, direction: str) -> list[CompiledRule] | None:
+def _governing_rules(net: Network, info: PodInfo, direction: Direction) -> list[CompiledRule] | None:
     if info.pod.mode is StackMode.HOST_NETWORK:
         return None
     if not net.stacks[info.node].enforce_policy:
@@ -224,25 +232,27 @@ def policy_verdict(
 ) -> tuple[bool, str, Span | None]:
     """Whether policies let ``pkt`` (as delivered) pass; the reason if not."""
     if sender is not None:
-        rules = governing_rules(net, sender, "egress")
+        rules = governing_rules(net, sender, Direction.EGRESS)
         dest = receiver.pod if receiver is not None else None
         if rules is not None and not any(r.matches(pkt.dst, pkt.proto, pkt.dport, dest) for r in rules):
-            names = ", ".join(sorted({_name(r.policy) for r in rules} or _selecting(net, sender, "egress")))
+            names = ", ".join(
+                sorted({_name(r.policy) for r in rules} or _selecting(net, sender, Direction.EGRESS))
+            )
             return (
                 False,
                 f"egress of {sender.id} denied by policy ({names})",
-                _first_span(net, sender, "egress"),
+                _first_span(net, sender, Direction.EGRESS),
             )
     if receiver is not None:
-        rules = governing_rules(net, receiver, "ingress")
+        rules = governing_rules(net, receiver, Direction.INGRESS)
         if rules is not None and not any(
             r.matches(pkt.src, pkt.proto, pkt.dport, receiver.pod) for r in rules
         ):
-            names = ", ".join(sorted(_selecting(net, receiver, "ingress")))
+            names = ", ".join(sorted(_selecting(net, receiver, Direction.INGRESS)))
             return (
                 False,
                 f"ingress of {receiver.id} denied by policy ({names})",
-                _first_span(net, receiver, "ingress"),
+                _first_span(net, receiver, Direction.INGRESS),
             )
     return True, "", None
 
@@ -251,11 +261,11 @@ def _name(p: Policy) -> str:
     return f"{p.namespace}/{p.name}"
 
 
-def _selecting(net: Network, info: PodInfo, direction: str) -> set[str]:
+def _selecting(net: Network, info: PodInfo, direction: Direction) -> set[str]:
     return {_name(p) for p in net.policies if direction in p.directions and selects(p, info.pod)}
 
 
-def _first_span(net: Network, info: PodInfo, direction: str) -> Span | None:
+def _first_span(net: Network, info: PodInfo, direction: Direction) -> Span | None:
     for p in net.policies:
         if direction in p.directions and selects(p, info.pod):
             return p.span

@@ -6,7 +6,7 @@ import z3
 
 from l2l3.model.network import Iface, PodInfo, Stack
 from l2l3.model.packet import Disposition
-from l2l3.model.policy import CompiledRule, PeerSet, governing_rules, port_ranges
+from l2l3.model.policy import CompiledRule, Direction, PeerSet, governing_rules, port_ranges
 from l2l3.model.types import Pod, PortSpec, Proto
 from l2l3.solver.core import Core, SymPkt, _collapsed, _Ctx
 from l2l3.solver.encode import TRUE, Bool, Term, conj, disj, in_any, in_prefix, neg, proto_is, val
@@ -82,10 +82,12 @@ class Delivery(Core):
         parts = []
         dest = receiver.pod if receiver is not None else None
         if ctx.pod is not None:
-            parts.append(self._rules_allow(governing_rules(self.net, ctx.pod, "egress"), pkt.dst, pkt, dest))
+            parts.append(
+                self._rules_allow(governing_rules(self.net, ctx.pod, Direction.EGRESS), pkt.dst, pkt, dest)
+            )
         if receiver is not None:
             parts.append(
-                self._rules_allow(governing_rules(self.net, receiver, "ingress"), pkt.src, pkt, dest)
+                self._rules_allow(governing_rules(self.net, receiver, Direction.INGRESS), pkt.src, pkt, dest)
             )
         return conj(*parts)
 

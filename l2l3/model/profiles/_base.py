@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 
-from l2l3.errors import Diagnostic, SpecError, line_of
+from l2l3.errors import Diagnostic, Severity, SpecError, line_of
 from l2l3.model.network import derive_mac
 from l2l3.model.types import (
     OS,
@@ -205,7 +205,7 @@ class Ctx:
         return SpecError([self.diag(span, message)])
 
     def warn(self, span: Span, message: str) -> None:
-        self.warnings.append(replace(self.diag(span, message), severity="warning"))
+        self.warnings.append(replace(self.diag(span, message), severity=Severity.WARNING))
 
     @property
     def pools(self) -> tuple[IPv4Network, ...]:
