@@ -120,8 +120,12 @@ class Core:
         self.checks += 1
         if self.checks > self.budget:
             raise SolverUnknown(f"search budget of {self.budget} solver checks exhausted")
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise SolverUnknown("time limit reached")
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise SolverUnknown("time limit reached")
+            if left * 1000 < self.timeout_ms:  # one z3 check must not outlive the limit
+                self.s.set("timeout", max(1, int(left * 1000)))
         r = self.s.check()
         if r == z3.unknown:
             raise SolverUnknown(f"z3: {self.s.reason_unknown()}")
