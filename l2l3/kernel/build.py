@@ -37,7 +37,7 @@ from ipaddress import IPv4Interface
 from l2l3.kernel.iptables import iptables_rules
 from l2l3.kernel.netns import base_sysctls, final_sysctls, in_netns, ip_batch, run, sysctl_write
 from l2l3.kernel.realization import Realization, external_address
-from l2l3.model.network import Stack
+from l2l3.model.network import Stack, pod_ids
 from l2l3.model.types import BridgeKind, Node, StackMode
 
 
@@ -107,8 +107,8 @@ class Builder:
             self.rz.netns[node.name] = ns
             with in_netns(ns):
                 base_sysctls(node.forwarding)
-            for j, pod in enumerate(node.pods):
-                pid = f"{node.name}/{pod.name}"
+            for j, pid in enumerate(pod_ids(node)):
+                pod = node.pods[j]
                 if pid in net.stacks:
                     pns = self.ns_add(f"{p}-n{i}p{j}-{_safe(pod.name)}")
                     self.rz.netns[pid] = pns
@@ -166,14 +166,12 @@ class Builder:
             )
         # pods: veth pairs, host end enslaved (or, for veth-kind bridges, the host end)
         veth_used: set[str] = set()
-        for j, pod in enumerate(node.pods):
+        for j, (pod, pid) in enumerate(zip(node.pods, pod_ids(node), strict=True)):
             if pod.mode is StackMode.HOST_NETWORK or pod.ip is None or pod.bridge is None:
                 continue
-            pid = f"{node.name}/{pod.name}"
             br = next(b for b in node.bridges if b.name == pod.bridge)
             if pod.mode is StackMode.NO_NETNS:
-                name = f"{pod.name}@{pod.bridge}"
-                iface = st.ifaces[name]
+                iface = next(i for i in st.ifaces.values() if i.pod == pid)
                 lines.append(f"link add l2n{j} address {iface.mac} type veth peer name l2m{j}")
                 lines.append(f"link set l2m{j} master {br.name} up")
                 continue
@@ -212,7 +210,7 @@ class Builder:
         for iface in st.ifaces.values():
             kname = iface.name
             if iface.pod is not None:  # a no-netns pod's endpoint
-                j = next(n for n, p in enumerate(node.pods) if f"{node.name}/{p.name}" == iface.pod)
+                j = pod_ids(node).index(iface.pod)
                 kname = f"l2n{j}"
             for a in iface.addrs:
                 lines.append(f"addr add {a} dev {kname}")
@@ -295,11 +293,7 @@ class Builder:
                 continue
             dev = r.dev
             if st.ifaces.get(dev) is not None and st.ifaces[dev].pod is not None and st.kind == "node":
-                j = next(
-                    n
-                    for n, p in enumerate(self.net.spec_node(st.id).pods)
-                    if f"{st.id}/{p.name}" == st.ifaces[dev].pod
-                )
+                j = pod_ids(self.net.spec_node(st.id)).index(st.ifaces[dev].pod or "")
                 dev = f"l2n{j}"
             if r.via is None:
                 if any(c.prefix == r.prefix and c.dev == r.dev for c in connected):

@@ -26,12 +26,12 @@ def _proto_port(proto: Proto | None, port: int | None) -> list[str]:
     """iptables match fragments for (proto, port), as the model matches them.
 
     The model: a rule's port never matches ICMP; a port without protocol
-    matches TCP or UDP with that destination port.
+    matches TCP, UDP or SCTP with that destination port.
     """
     if port is not None:
         if proto is Proto.ICMP:
             return []  # never matches
-        protos = [proto] if proto is not None else [Proto.TCP, Proto.UDP]
+        protos = [proto] if proto is not None else [Proto.TCP, Proto.UDP, Proto.SCTP]
         return [f"-p {p} --dport {port}" for p in protos]
     if proto is not None:
         return [f"-p {proto}"]
@@ -71,8 +71,8 @@ def _dnat_lines(n: int, d: Dnat) -> tuple[list[str], list[str]]:
         body.append(f":{sub} - [0:0]")
         body.append(f"-A {chain} {stat}-j {sub}")
         if be.port is not None:
-            # a port rewrite needs a protocol: TCP and UDP get it, others keep theirs
-            for p in (Proto.TCP, Proto.UDP):
+            # a port rewrite needs a protocol: TCP, UDP and SCTP get it, others keep theirs
+            for p in (Proto.TCP, Proto.UDP, Proto.SCTP):
                 body.append(f"-A {sub} -p {p} -j DNAT --to-destination {be.ip}:{be.port}")
         body.append(f"-A {sub} -j DNAT --to-destination {be.ip}")
     return jumps, body
@@ -180,8 +180,16 @@ def _parse_rule(line: str) -> _Rule | None:
 _IGNORED = {"-m", "--comment"}
 
 
+def _proto(m: dict[str, str], known: tuple[str, ...]) -> tuple[bool, Proto | None]:
+    """(expressible, protocol) of the rule's ``-p``: None without one; not expressible for one the model lacks."""
+    p = m.get("-p")
+    if p is None or p.lower() == "all":
+        return True, None
+    return (True, Proto[p.upper()]) if p.upper() in known else (False, None)
+
+
 def _unexpressible(r: _Rule, allowed: set[str]) -> list[str]:
-    mods = set((r.m.get("-m") or "").split()) - {"comment", "tcp", "udp", "icmp"}
+    mods = set((r.m.get("-m") or "").split()) - {"comment", "tcp", "udp", "sctp", "icmp"}
     bad = [k for k in r.m if k not in allowed and k not in _IGNORED]
     return bad + [f"-m {x}" for x in mods]
 
@@ -268,7 +276,10 @@ def _dnats(nat: dict[str, list[_Rule]], notes: list[str]) -> list[Dnat]:
             elif r.target.startswith("CNI-HOSTPORT"):
                 notes.append(f"host ports (portmap) are not expressible: {r.text}")
             continue
-        proto = Proto[r.m["-p"].upper()] if r.m.get("-p", "").upper() in ("TCP", "UDP") else None
+        known, proto = _proto(r.m, ("TCP", "UDP", "SCTP"))
+        if not known:
+            notes.append(f"nat PREROUTING rule for protocol {r.m['-p']} is not expressible: {r.text}")
+            continue
         port = int(r.m["--dport"]) if "--dport" in r.m else None
         rules = [r] if r.target == "DNAT" else nat.get(r.target, [])
         backends = []
@@ -305,7 +316,7 @@ def _filters(
     def walk(chain: str, ctx: dict[str, str], depth: int) -> None:
         for r in flt.get(chain, []):
             m = {**ctx, **{k: v for k, v in r.m.items() if k not in _IGNORED}}
-            mods = set((r.m.get("-m") or "").split()) - {"comment", "tcp", "udp", "icmp"}
+            mods = set((r.m.get("-m") or "").split()) - {"comment", "tcp", "udp", "sctp", "icmp"}
             if mods:
                 m["?"] = " ".join(sorted(mods))
             if r.target in flt and depth < 8:
@@ -333,7 +344,10 @@ def _filters(
         if bad:
             notes.append(f"filter rule not expressible ({', '.join(bad)}): {text}")
             continue
-        proto = Proto[m["-p"].upper()] if m.get("-p", "").upper() in ("TCP", "UDP", "ICMP") else None
+        known, proto = _proto(m, ("TCP", "UDP", "SCTP", "ICMP"))
+        if not known:
+            notes.append(f"filter rule for protocol {m['-p']} is not expressible: {text}")
+            continue
         out.append(
             Filter(
                 action=Action.ALLOW if target == "ACCEPT" else Action.DENY,

@@ -1,12 +1,13 @@
 """Probe a realized spec with real packets, observed at the receiver.
 
 A probe (:class:`~l2l3.kernel.probes.Probe`) is one packet kind (ICMP echo
-request, UDP datagram to a listener, TCP SYN to a listener) from one sender
+request, UDP datagram to a listener, TCP SYN to a listener, SCTP INIT on a
+raw socket) from one sender
 stack to one destination address. The sender is a socket created inside the
 sender's namespace and bound to the source address the model's sender would
 use. In *every* namespace of the realization the prober keeps:
 
-* raw IPv4 sockets for ICMP, TCP and UDP with ``IP_PKTINFO``: they see a
+* raw IPv4 sockets for ICMP, TCP, UDP and SCTP with ``IP_PKTINFO``: they see a
   packet only once it has passed netfilter INPUT and is being delivered to
   that stack — this is what "delivered" means, here and in the model;
   ``IP_PKTINFO`` names the interface the stack received it on;
@@ -44,6 +45,7 @@ from l2l3.kernel.probes import PROBE_PORTS, Answer, Detail, Outcome, Probe
 from l2l3.kernel.realization import Realization
 from l2l3.kernel.wire import (
     ETH_P_IP,
+    IPPROTO_SCTP,
     PACKET_OUTGOING,
     icmp_echo,
     ip_token,
@@ -51,6 +53,7 @@ from l2l3.kernel.wire import (
     pktinfo_ifindex,
     probe_payload,
     receivers,
+    sctp_init,
 )
 from l2l3.model.packet import INITIAL_TTL
 from l2l3.model.types import Proto
@@ -173,7 +176,7 @@ class Prober:
                         if kind == "packet":
                             data, addr = s.recvfrom(65535)
                             self._on_frame(ns, data, addr)
-                        elif kind in ("icmp", "tcp", "udp"):
+                        elif kind in ("icmp", "tcp", "udp", "sctp"):
                             data, anc, _fl, _addr = s.recvmsg(65535, socket.CMSG_SPACE(12))
                             self._on_rx(ns, data, anc)
                         elif kind == "listen":
@@ -265,6 +268,15 @@ class Prober:
                     s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, INITIAL_TTL)
                     s.bind((str(probe.src_ip), 0))
                     s.sendto(icmp_echo(tok, payload), (str(probe.dst), 0))
+                finally:
+                    s.close()
+            elif probe.proto == Proto.SCTP:
+                with in_netns(ns):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_SCTP)
+                try:
+                    s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, INITIAL_TTL)
+                    s.bind((str(probe.src_ip), 0))
+                    s.sendto(sctp_init(self._new_sport(), probe.dport, tok), (str(probe.dst), 0))
                 finally:
                     s.close()
             elif probe.proto == Proto.UDP:

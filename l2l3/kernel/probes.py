@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from l2l3.kernel.realization import Realization, external_address
+from l2l3.model.network import Network
 from l2l3.model.packet import Packet
 from l2l3.model.types import Proto
 
@@ -100,13 +101,18 @@ class Answer:
 def endpoints(
     rz: Realization,
     *,
-    protos: Iterable[Proto] = (Proto.ICMP, Proto.TCP, Proto.UDP),
+    protos: Iterable[Proto] | None = None,
     ports: Iterable[int] = PROBE_PORTS,
     externals_send: bool = True,
 ) -> list[Probe]:
     """Every probe between the realized endpoints: each stack (and external)
-    to each address the model knows (and one address of each external)."""
+    to each address the model knows (and one address of each external).
+
+    ``protos`` defaults to ICMP, TCP and UDP, and SCTP where the spec can
+    tell it from those (:attr:`Network.sctp_distinct`).
+    """
     net = rz.net
+    protos = list(protos) if protos is not None else default_protos(net)
     dsts: dict[IPv4Address, str] = {}
     for addr, ifaces in sorted(net.owners.items()):
         if ifaces[0].stack in rz.netns:
@@ -143,6 +149,11 @@ def endpoints(
                 for port in ports if proto != Proto.ICMP else [0]:
                     out.append(Probe(sid, src_ip, dst, proto, port, pod, label))
     return out
+
+
+def default_protos(net: Network) -> list[Proto]:
+    """The protocols probed when nothing names one: ICMP, TCP, UDP, and SCTP where it is distinct."""
+    return [Proto.ICMP, Proto.TCP, Proto.UDP] + ([Proto.SCTP] if net.sctp_distinct else [])
 
 
 def source_for(rz: Realization, sid: str, dst: IPv4Address) -> IPv4Address | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l2l3.kernel.probes import Answer, Outcome, Probe, source_for
+from l2l3.kernel.probes import Answer, Outcome, Probe, default_protos, source_for
 from l2l3.kernel.realization import Realization, external_address
 from l2l3.model.endpoints import Endpoint
 from l2l3.model.goal import Goal, delivery_goal
@@ -59,7 +59,8 @@ def check_probes(
     rz: Realization, query: object, witness: Packet | None = None
 ) -> list[tuple[Endpoint, Endpoint, list[Probe]]]:
     """The probes that measure ``query``: per (source, destination) endpoint pair,
-    ICMP/TCP/UDP (or the query's protocol) to port 80 (or the query's port),
+    ICMP/TCP/UDP (SCTP too where it is distinct; or the query's protocol) to
+    port 80 (or the query's port),
     plus the checker's witness packet when it has one."""
     from l2l3.model.endpoints import as_destination, resolve
     from l2l3.model.types import Isolated
@@ -93,7 +94,7 @@ def check_probes(
                 src_ip = s.src or source_for(rz, sid, dst)
                 if src_ip is None:
                     continue
-                protos = [h.proto] if h.proto is not None else [Proto.ICMP, Proto.TCP, Proto.UDP]
+                protos = [h.proto] if h.proto is not None else default_protos(net)
                 probes = []
                 for pr in protos:
                     port = 0 if pr == Proto.ICMP else (h.port if h.port is not None else 80)

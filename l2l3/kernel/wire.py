@@ -3,7 +3,9 @@
 Every probe packet carries a 32-bit token: an ICMP echo request in its id
 and sequence number and, after :data:`MAGIC`, in its payload; a UDP datagram
 in its payload; a TCP SYN by its (source port, destination port), which the
-sender registers. :func:`ip_token` finds it again in a received IPv4 packet.
+sender registers; an SCTP INIT (sent on a raw socket: the kernel needs no
+SCTP module for that) in its initiate tag, with its initial TSN the tag
+xor :data:`MAGIC`. :func:`ip_token` finds it again in a received IPv4 packet.
 
 :func:`receivers` opens, in the calling thread's netns, the sockets that see
 probes arrive: raw IPv4 sockets (delivered packets, with ``IP_PKTINFO``), an
@@ -22,6 +24,7 @@ ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
 IP_PKTINFO = 8
+IPPROTO_SCTP = 132
 
 
 def mac_str(b: bytes) -> str:
@@ -52,6 +55,43 @@ def icmp_echo(tok: int, body: bytes) -> bytes:
     return hdr + body
 
 
+def _crc32c_table() -> tuple[int, ...]:
+    out = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        out.append(c)
+    return tuple(out)
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), the SCTP checksum (RFC 4960 appendix B)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+_MAGIC_INT = struct.unpack("!I", MAGIC)[0]
+
+
+def sctp_init(sport: int, dport: int, tok: int) -> bytes:
+    """An SCTP packet with one INIT chunk carrying ``tok`` (verification tag 0, as INIT needs).
+
+    Conntrack and NAT take it as the first packet of an association (and
+    check its CRC-32C); the initiate tag holds the token.
+    """
+    tag = tok or 1
+    chunk = struct.pack("!BBHIIHHI", 1, 0, 20, tag, 65536, 1, 1, tag ^ _MAGIC_INT)
+    head = struct.pack("!HHII", sport, dport, 0, 0)
+    csum = crc32c(head + chunk)
+    return struct.pack("!HHI", sport, dport, 0) + struct.pack("<I", csum) + chunk
+
+
 def ip_token(ip: bytes, tcp_token: Callable[[int, int], int | None]) -> tuple[int | None, int]:
     """(token, ttl) of an IPv4 packet carrying a probe, else (None, 0).
 
@@ -68,6 +108,11 @@ def ip_token(ip: bytes, tcp_token: Callable[[int, int], int | None]) -> tuple[in
     elif proto == 17:
         if len(pl) >= 16 and pl[8:12] == MAGIC:
             return struct.unpack("!I", pl[12:16])[0], ttl
+    elif proto == 132:
+        if len(pl) >= 32 and pl[12] == 1:
+            tag, tsn = struct.unpack("!I", pl[16:20])[0], struct.unpack("!I", pl[28:32])[0]
+            if tsn == tag ^ _MAGIC_INT:
+                return tag, ttl
     elif proto == 6 and len(pl) >= 14:
         flags = pl[13]
         if flags & 0x02 and not flags & 0x10:
@@ -95,7 +140,7 @@ def _big(s: socket.socket) -> None:
 def receivers(ports: Iterable[int]) -> Iterator[tuple[str, socket.socket]]:
     """Open the receiving sockets in the calling thread's netns, one at a time, as (kind, socket).
 
-    Kinds: ``icmp``/``tcp``/``udp`` (raw, ``IP_PKTINFO``), ``packet``
+    Kinds: ``icmp``/``tcp``/``udp``/``sctp`` (raw, ``IP_PKTINFO``), ``packet``
     (``AF_PACKET``), and per port ``listen`` (TCP) and ``udpsink``. Iterate
     inside the netns; each socket is the caller's once yielded.
     """
@@ -103,6 +148,7 @@ def receivers(ports: Iterable[int]) -> Iterator[tuple[str, socket.socket]]:
         (socket.IPPROTO_ICMP, "icmp"),
         (socket.IPPROTO_TCP, "tcp"),
         (socket.IPPROTO_UDP, "udp"),
+        (IPPROTO_SCTP, "sctp"),
     ):
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
         s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)

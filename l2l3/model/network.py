@@ -36,6 +36,7 @@ from l2l3.model.types import (
     OutboundNat,
     Pod,
     Policy,
+    Proto,
     Route,
     RouteToHost,
     SourceNat,
@@ -514,6 +515,25 @@ class Network:
             if r is not None:
                 return r
         return None
+
+    @cached_property
+    def sctp_distinct(self) -> bool:
+        """Whether an SCTP packet can fare differently from every TCP and UDP packet.
+
+        Rules tell protocols apart only by naming them (a filter, a dnat, a
+        policy port; a port alone matches every protocol but ICMP). If no
+        rule names SCTP and one of TCP and UDP goes unnamed too, an SCTP
+        packet fares exactly as that protocol's packet with the same other
+        headers: the engine then leaves SCTP out of its search and the
+        kernel prober out of its probes, as they find nothing new there.
+        """
+        named: set[Proto] = set()
+        for st in self.stacks.values():
+            named |= {f.proto for f in st.filters if f.proto is not None}
+            named |= {d.proto for d in st.dnats if d.proto is not None}
+        for pol in self.policies:
+            named |= {ps.proto for r in (*pol.ingress, *pol.egress) for ps in r.ports}
+        return Proto.SCTP in named or {Proto.TCP, Proto.UDP} <= named
 
     def pods_in_namespace(self, namespace: str) -> list[str]:
         """Ids of the pods of ``namespace``, sorted."""

@@ -82,7 +82,6 @@ class Engine(L2Stages, Delivery):
         self._route_cache: dict[tuple[str, int], tuple[Term, list[tuple[EffRoute | None, Bool]]]] = {}
         self._arp_cache: dict[tuple[str, str, int], tuple[Term, list[tuple[Iface, str, Bool]]]] = {}
         self._policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]] = {}
-        self._sctp_needed: bool | None = None
         self._with_sctp = False
 
     # --------------------------------------------------------------- search
@@ -102,7 +101,8 @@ class Engine(L2Stages, Delivery):
         dst = space.dst
         pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)
         protos = [Proto.ICMP, Proto.TCP, Proto.UDP]
-        self._with_sctp = space.proto is Proto.SCTP or self._sctp_distinct()
+        # SCTP only where it can fare unlike TCP and UDP (Network.sctp_distinct)
+        self._with_sctp = space.proto is Proto.SCTP or self.net.sctp_distinct
         if self._with_sctp:
             protos.append(Proto.SCTP)
         base = [
@@ -139,26 +139,6 @@ class Engine(L2Stages, Delivery):
         finally:
             self.s.pop()
         return self.found[0] if self.found else None
-
-    def _sctp_distinct(self) -> bool:
-        """Whether an SCTP packet can fare differently from every TCP and UDP packet.
-
-        Rules tell protocols apart only by naming them (filter, dnat, a
-        policy port; a port alone matches every protocol but ICMP). If no
-        rule names SCTP and one of TCP and UDP goes unnamed too, an SCTP
-        packet fares exactly as that protocol's packet with the same other
-        headers does, so searching SCTP as well finds nothing new (and the
-        formulas and witnesses stay those of a network without SCTP).
-        """
-        if self._sctp_needed is None:
-            named: set[Proto] = set()
-            for st in self.net.stacks.values():
-                named |= {f.proto for f in st.filters if f.proto is not None}
-                named |= {d.proto for d in st.dnats if d.proto is not None}
-            for pol in self.net.policies:
-                named |= {ps.proto for r in (*pol.ingress, *pol.egress) for ps in r.ports}
-            self._sctp_needed = Proto.SCTP in named or {Proto.TCP, Proto.UDP} <= named
-        return self._sctp_needed
 
     def _leaf(self, leaf: Leaf) -> None:
         extra = leaf_condition(self.goal, leaf)

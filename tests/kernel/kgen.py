@@ -184,7 +184,7 @@ def topologies(draw: st.DrawFn, max_nodes: int = 4, max_pods: int = 4) -> Spec:
                     out_dev=draw(st.sampled_from(devs)),
                     source=draw(st.sampled_from([None, None, subnet(i), N("10.1.0.0/16"), N("10.0.0.0/24")])),
                     dest=draw(st.sampled_from([None, None, N("10.0.0.0/24"), *[subnet(k) for k in ids]])),
-                    proto=draw(st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.ICMP])),
+                    proto=draw(st.sampled_from([None, Proto.TCP, Proto.UDP, Proto.ICMP, Proto.SCTP])),
                     port=draw(st.sampled_from([None, None, 80, 443])),
                 )
             )
@@ -195,7 +195,7 @@ def topologies(draw: st.DrawFn, max_nodes: int = 4, max_pods: int = 4) -> Spec:
             dnats.append(
                 Dnat(
                     vip=A(f"10.96.0.{i}"),
-                    proto=Proto.TCP if port else None,
+                    proto=draw(st.sampled_from([Proto.TCP, Proto.SCTP])) if port else None,
                     port=port,
                     backends=(Backend(ip=back),),
                 )
