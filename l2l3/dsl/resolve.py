@@ -436,7 +436,8 @@ class _Resolver:
             if node is None:
                 self.error(self.at(span, text), self.unknown_node(ref.node))
                 return
-            same = [p.namespace for p in node.pods if p.name == ref.pod]
+            ns, _, name = ref.pod.rpartition("/")
+            same = [p.namespace for p in node.pods if p.name == name and ns in ("", p.namespace)]
             if not same:
                 known = ", ".join(dict.fromkeys(p.name for p in node.pods)) or "none"
                 self.error(self.at(span, text), f"node {ref.node} has no pod {ref.pod} (pods: {known})")

@@ -168,14 +168,20 @@ def pod_id(net: Network, ref: PodRef | PodNsRef) -> str:
     """The id of the one pod ``ref`` names; QueryError if none or several.
 
     ``NODE/POD`` is the pod of that name on the node, unless the node has
-    two of that name (in different namespaces): then ``pod NS/NAME`` says
-    which. ``pod NS/NAME`` is the pod of that namespace and name on
+    two of that name (in different namespaces): then ``pod NS/NAME`` (or
+    ``NODE/NS/POD``, the model's id of such a pod) says which. ``pod NS/NAME`` is the pod of that namespace and name on
     whichever node; a spec that has it on two nodes must use ``NODE/POD``.
     """
     if isinstance(ref, PodRef):
         pid = f"{ref.node}/{ref.pod}"
         if pid in net.pods:
             return pid
+        ns, _, name = ref.pod.rpartition("/")  # NODE/NS/POD also names a pod whose id is NODE/POD
+        if ns:
+            key = (ref.node, ns, name)
+            hit = [p for p, i in net.pods.items() if (i.node, i.pod.namespace, i.pod.name) == key]
+            if hit:
+                return hit[0]
         same = sorted(
             i.pod.namespace for i in net.pods.values() if i.node == ref.node and i.pod.name == ref.pod
         )

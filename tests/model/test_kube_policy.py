@@ -298,3 +298,11 @@ def test_namespace_pods_endpoint_is_both_conditions() -> None:
     assert got == ["n/yb"]
     got = [e.pod for e in resolve(net, l2l3.parse_endpoint("pods pod=a,!tier"))]
     assert got == ["n/agent", "n/xa", "n/ya", "n/za"]  # an endpoint is not a policy: host-network too
+
+
+def test_node_ns_pod_is_the_id_of_a_namesake_pod() -> None:
+    # traces name a namesake pod NODE/NS/POD; that text is an endpoint too
+    net = l2l3.Network(l2l3.loads(TWINS + "check c: reach n/dev/db-0 -> n/shop/web\n", "t.l2l3"))
+    assert [e.pod for e in resolve(net, l2l3.parse_endpoint("n/dev/db-0"))] == ["n/dev/db-0"]
+    assert [e.pod for e in resolve(net, l2l3.parse_endpoint("n/shop/web"))] == ["n/web"]
+    assert [r.status for r in l2l3.check(net.spec).results][-1] is Verdict.HOLDS

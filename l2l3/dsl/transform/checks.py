@@ -8,7 +8,7 @@ from typing import Any
 
 from lark import Token, v_args
 
-from l2l3.dsl.transform.base import Mod, TransformerBase, meta_token
+from l2l3.dsl.transform.base import Mod, TransformerBase, brief, meta_token
 from l2l3.model.types import (
     AddressRef,
     Check,
@@ -37,13 +37,15 @@ class CheckRules(TransformerBase):
     # ------------------------------------------------------------ checks
 
     def ep_pod(self, meta: Any, children: list[Token]) -> PodRef:
-        """Endpoint ``NODE/POD``."""
+        """Endpoint ``NODE/POD`` (or ``NODE/NS/POD``, the id of one of two namesake pods of a node)."""
         node, _, pod = str(children[0]).partition("/")
         return PodRef(node=node, pod=pod)
 
     def ep_pod_ns(self, meta: Any, children: list[Token]) -> PodNsRef:
         """Endpoint ``pod NS/NAME``: a pod by namespace and name."""
         ns, _, name = str(children[0]).partition("/")
+        if "/" in name:
+            self.error(self.tok_span(children[0]), f"pod {brief(str(children[0]))}: write `pod NS/NAME`")
         return PodNsRef(namespace=ns, name=name)
 
     def ep_node(self, meta: Any, children: list[Token]) -> NodeRef:
