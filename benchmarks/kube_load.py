@@ -374,6 +374,84 @@ def write_pods(path: str, n: int, fmt: str = "json") -> dict[str, int]:
     return counts
 
 
+def write_nodes(path: str, n_pods: int) -> int:
+    """Write ``kubectl get nodes -o json`` for the nodes the pods of :func:`write_pods` run on."""
+    n = (n_pods + PODS_PER_NODE - 1) // PODS_PER_NODE
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('{\n    "apiVersion": "v1",\n    "items": [\n')
+        for node in range(n):
+            cidr = f"10.{128 + node // 256}.{node % 256}.0/24"
+            item = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "labels": {
+                        "kubernetes.io/arch": "amd64",
+                        "kubernetes.io/hostname": f"node-{node:05d}",
+                        "kubernetes.io/os": "linux",
+                    },
+                    "name": f"node-{node:05d}",
+                    "resourceVersion": str(200000 + node),
+                    "uid": f"{node:08x}-0e2f-4a61-9d4b-1c0a2f6e7b01",
+                },
+                "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+                "status": {
+                    "addresses": [
+                        {"address": f"172.16.{node // 240}.{10 + node % 240}", "type": "InternalIP"},
+                        {"address": f"node-{node:05d}", "type": "Hostname"},
+                    ],
+                    "nodeInfo": {"operatingSystem": "linux", "kubeletVersion": "v1.29.4"},
+                },
+            }
+            text = json.dumps(item, indent=4)
+            fh.write("\n".join("        " + line for line in text.split("\n")))
+            fh.write(",\n" if node < n - 1 else "\n")
+        fh.write('    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n')
+    return n
+
+
+def _measure_stages(pods: str, nodes: str, cni: str, pod_cidr: str | None = None) -> dict[str, Any]:
+    """Load the nodes and pods, translate, expand the profile, build the Network: seconds per stage."""
+    import resource
+    from ipaddress import IPv4Network
+
+    from l2l3.kube import load
+    from l2l3.kube.cni import CniChoice, parse_profile
+    from l2l3.kube.provenance import quiet_gc
+    from l2l3.kube.translate import translate
+    from l2l3.model.network import Network
+    from l2l3.model.profiles import expand
+
+    words, options = parse_profile(cni)
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    cluster = load([nodes, pods])
+    t1 = time.perf_counter()
+    cidr = IPv4Network(pod_cidr) if pod_cidr else None
+    tr = translate(cluster, CniChoice(words=words, options=options, pod_cidr=cidr))
+    t2 = time.perf_counter()
+    with quiet_gc():  # as l2l3.kube.inputs.load_cluster expands (l2l3 check, l2l3 import)
+        spec, _ = expand(tr.spec)
+    t3 = time.perf_counter()
+    net = Network(spec)  # as l2l3.api.check builds it: the collector on
+    t4 = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.update(
+        load=t1 - t0,
+        translate=t2 - t1,
+        expand=t3 - t2,
+        network=t4 - t3,
+        total=t4 - t0,
+        cpu=usage.ru_utime + usage.ru_stime,
+        pods=sum(len(n.pods) for n in tr.spec.nodes),
+        nodes=len(tr.spec.nodes),
+        notes=len(tr.notes),
+        rss_mib=usage.ru_maxrss / 1024,
+        stacks=len(getattr(net, "stacks", ()) or ()),
+    )
+    return out
+
+
 def _measure(path: str) -> dict[str, Any]:
     """Load ``path`` in this interpreter: seconds, pods read, peak RSS."""
     import resource
@@ -403,10 +481,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default=None, help="where to write the files (default: a temporary directory)")
     ap.add_argument("--keep", action="store_true", help="keep the files")
+    ap.add_argument(
+        "--stages",
+        default="10000,150000",
+        help="pod counts to time load + translate + expand + Network build on ('' for none)",
+    )
+    ap.add_argument("--cni", default="calico bgp", help="the profile of --stages (default calico bgp)")
+    ap.add_argument(
+        "--pod-cidr",
+        default=None,
+        help="the cluster's pod-cidr for --stages (as a CNI config gives it; default: none, "
+        "so the profile's pools are the node subnets)",
+    )
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--measure-stages", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
         print(json.dumps(_measure(args.measure)))
+        return 0
+    if args.measure_stages:
+        print(json.dumps(_measure_stages(*args.measure_stages, args.cni, args.pod_cidr)))
         return 0
     work = args.dir or tempfile.mkdtemp(prefix="kube_load_")
     os.makedirs(work, exist_ok=True)
@@ -435,6 +529,46 @@ def main(argv: list[str] | None = None) -> int:
             )
         if not args.keep:
             os.remove(path)
+    stages = [int(n) for n in args.stages.split(",") if n]
+    if stages:
+        cidr = f", pod-cidr {args.pod_cidr}" if args.pod_cidr else ", no pod-cidr"
+        print(f"\nload + translate + expand + Network build, cni {args.cni}{cidr}:")
+        print(
+            f"{'pods file':<18} {'nodes':>6} {'pods':>7} {'load s':>7} {'transl s':>8} {'expand s':>8} "
+            f"{'network s':>9} {'total s':>7} {'cpu s':>7} {'peak MiB':>8}"
+        )
+    for n in stages:
+        path = os.path.join(work, f"pods-{n}.json")
+        nodes = os.path.join(work, f"nodes-{n}.json")
+        write_pods(path, n, "json")
+        write_nodes(nodes, n)
+        for _ in range(args.repeat):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.kube_load",
+                    "--cni",
+                    args.cni,
+                    "--measure-stages",
+                    path,
+                    nodes,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            )
+            m = json.loads(out.stdout)
+            print(
+                f"{os.path.basename(path):<18} {m['nodes']:>6} {m['pods']:>7} {m['load']:>7.2f} "
+                f"{m['translate']:>8.2f} {m['expand']:>8.2f} {m['network']:>9.2f} {m['total']:>7.2f} "
+                f"{m['cpu']:>7.2f} {m['rss_mib']:>8.0f}",
+                flush=True,
+            )
+        if not args.keep:
+            os.remove(path)
+            os.remove(nodes)
     if not args.keep and not args.dir:
         os.rmdir(work)
     return 0

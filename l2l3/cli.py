@@ -122,18 +122,13 @@ def usage_error(args: argparse.Namespace, message: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from l2l3.dsl import load_with_warnings
+    from l2l3.kube.inputs import load_inputs
     from l2l3.report import RENDERERS
 
-    loaded = []
-    failed = False
-    for f in args.files:
-        try:
-            loaded.append(load_with_warnings(f))
-        except SpecError as e:
-            print(str(e), file=sys.stderr)
-            failed = True
-    if failed:
+    try:
+        loaded = load_inputs(args.files, cni=args.cni)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
         return 2
     reports = [api.check(spec, extra_warnings=warns, budget=args.budget) for spec, warns in loaded]
     text = RENDERERS[args.format](reports)
@@ -147,6 +142,26 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     if 3 in worst:
         return 3
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from l2l3.kube.export import render_import
+    from l2l3.kube.inputs import load_cluster
+
+    got = load_cluster(args.paths, cni=args.cni)
+    text = render_import(got, args.paths)
+    for w in got.warnings:
+        if w.severity != "note":  # the notes are comments of the output
+            print(w.render(), file=sys.stderr)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as e:
+            return usage_error(args, f"argument -o: cannot write {args.output}: {e.strerror or e}")
     return 0
 
 
@@ -190,6 +205,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
     return 0
 
 
+_CNI_HELP = "the cluster's CNI profile, e.g. 'calico bgp' (wins over a cluster block and the CNI configs among the inputs)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="l2l3",
@@ -198,8 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    c = sub.add_parser("check", help="run every check of the spec files")
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c = sub.add_parser(
+        "check",
+        help="run every check of the spec files (or of a cluster's manifests, CNI configs, directories)",
+    )
+    c.add_argument("files", nargs="+", metavar="PATH")
+    c.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
     c.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
     c.add_argument(
         "--budget",
@@ -209,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most N solver checks per search; beyond it a check is unknown (default 200000)",
     )
     c.set_defaults(func=cmd_check, _parser=c)
+    i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
+    i.add_argument("paths", nargs="+", metavar="PATH")
+    i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
+    i.add_argument(
+        "-o", "--output", default=None, metavar="FILE", help="write the spec here (default: stdout)"
+    )
+    i.set_defaults(func=cmd_import, _parser=i)
     t = sub.add_parser("trace", help="follow one concrete packet, hop by hop")
     t.add_argument("file", metavar="FILE")
     t.add_argument(

@@ -163,6 +163,7 @@ SUBCOMMANDS = {
     "check": ["check", str(EX / "l2bridge-alone.l2l3")],
     "trace": ["trace", str(EX / "l2bridge-alone.l2l3"), "--from", "win1/a", "--to", "10.244.4.4"],
     "expand": ["expand", str(EX / "profile-kindnet.l2l3")],
+    "import": ["import", str(EX / "profile-kindnet.l2l3")],
     "matrix": ["matrix", str(EX / "l2bridge-alone.l2l3"), "-q"],
     "generate": ["generate", "--nodes", "1", "--pods", "1"],
     "snapshot": ["snapshot", "--netns", "nothing-*"],

@@ -36,7 +36,7 @@ from l2l3.kube.cni import PROFILE_HELP, CniChoice, from_configs, parse_profile
 from l2l3.kube.errors import KubeError, Note
 from l2l3.kube.load import Cluster as KubeCluster
 from l2l3.kube.load import load
-from l2l3.kube.provenance import Notes, input_error, kube_span, note_diagnostic
+from l2l3.kube.provenance import Notes, input_error, kube_span, note_diagnostic, quiet_gc
 from l2l3.kube.translate import translate
 from l2l3.model.profiles import expand
 from l2l3.model.types import Cluster, Span, Spec
@@ -290,6 +290,11 @@ def _choose_cni(cni: str | None, block: Cluster | None, kc: KubeCluster, paths: 
 
 def load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None = None) -> ClusterInput:
     """Read ``paths`` as one cluster: translated, merged with the ``.l2l3`` inputs, expanded, validated."""
+    with quiet_gc():
+        return _load_cluster(paths, cni)
+
+
+def _load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None) -> ClusterInput:
     names = [os.fspath(p) for p in paths]
     try:
         kc = load(names)
