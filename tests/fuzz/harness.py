@@ -22,6 +22,7 @@ The test-suite fails on the first three; the standalone campaign counts all.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import os
 import random
@@ -265,6 +266,19 @@ def _round_trip_problem(run: Run) -> Problem | None:
 # ---------------------------------------------------------------- one input
 
 
+def _is_hang(e: BaseException) -> bool:
+    """The alarm, seen through a wrapper: ctypes turns an exception raised while it
+    converts an argument (the alarm ringing inside a z3 call) into ArgumentError."""
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 20:
+        if isinstance(cur, Hang) or (isinstance(cur, ctypes.ArgumentError) and ": Hang: " in str(cur)):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
+
+
 def call_main(argv: list[str]) -> tuple[int | None, str, str, BaseException | None]:
     """``l2l3.cli.main(argv)`` with its output captured: (exit, stdout, stderr, exception)."""
     from l2l3.cli import main
@@ -328,6 +342,13 @@ def run_input(
                 break
             run.seconds = time.monotonic() - t0
             run.exit = rc
+            if exc is not None and _is_hang(exc):
+                where = innermost_frame(traceback.extract_tb(exc.__traceback__))
+                run.exit = None
+                run.problems.append(Problem("hang", f"{command} @ {where}", str(exc)))
+                if on_run is not None:
+                    on_run(run)
+                break
             if exc is not None:
                 if isinstance(exc, SystemExit):
                     run.problems.append(

@@ -23,8 +23,9 @@ from tests.fuzz.inputs import FAMILIES, FILE_KINDS, FuzzInput
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Time for one input (all three commands); beyond it the input counts as a hang.
-SECONDS = 10.0
+#: Time for one input (all three commands); beyond it the input counts as a hang. Generous:
+#: a slow check is a performance finding (the campaign counts inputs over 10 s), not a test failure.
+SECONDS = 60.0
 
 #: Examples per family in the CI profile (0.02-0.2 s each: about 40 s in all on an idle machine).
 CI_EXAMPLES = {"bytes": 150, "grammar": 120, "soup": 100, "mutation": 100, "adversarial": 60}
