@@ -76,6 +76,17 @@ port = int_range(0, 65535, what="a port")
 positive_int = int_range(1, what="the value")
 
 
+def seconds(text: str) -> float:
+    """An argparse ``type=``: a positive number of seconds such as ``30`` or ``2.5``."""
+    try:
+        v = float(text) if len(text) < 40 else float("nan")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not (0 < v < 1e9):
+        raise argparse.ArgumentTypeError(f"seconds must be a positive number, not {text[:40]!r}")
+    return v
+
+
 def ipv4_address(text: str) -> IPv4Address:
     """An argparse ``type=``: one IPv4 address such as ``10.0.0.1``."""
     try:
@@ -124,14 +135,26 @@ def usage_error(args: argparse.Namespace, message: str) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from l2l3.kube.inputs import load_inputs
     from l2l3.report import RENDERERS
+    from l2l3.report.junit import render_junit_error
+    from l2l3.report.sarif import render_sarif, render_sarif_error
 
     try:
         loaded = load_inputs(args.files, cni=args.cni)
+        reports = [
+            api.check(spec, extra_warnings=warns, budget=args.budget, time_limit=args.time_limit)
+            for spec, warns in loaded
+        ]
     except SpecError as e:
         print(str(e), file=sys.stderr)
+        if args.format == "sarif":  # a valid log even for invalid input (code scanning uploads it)
+            sys.stdout.write(render_sarif_error(e.diagnostics, root=args.sarif_root))
+        elif args.format == "junit":
+            sys.stdout.write(render_junit_error(e.diagnostics))
         return 2
-    reports = [api.check(spec, extra_warnings=warns, budget=args.budget) for spec, warns in loaded]
-    text = RENDERERS[args.format](reports)
+    if args.format == "sarif":
+        text = render_sarif(reports, root=args.sarif_root)
+    else:
+        text = RENDERERS[args.format](reports)
     sys.stdout.write(text)
     if args.format != "text":
         for rep in reports:
@@ -229,6 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="at most N solver checks per search; beyond it a check is unknown (default 200000)",
+    )
+    c.add_argument(
+        "--time-limit",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help="at most S seconds per check; beyond it the check is unknown (default: none)",
+    )
+    c.add_argument(
+        "--sarif-root",
+        default=None,
+        metavar="DIR",
+        help="SARIF file URIs relative to DIR (default: the working directory)",
     )
     c.set_defaults(func=cmd_check, _parser=c)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")

@@ -426,3 +426,31 @@ def test_expand_of_a_missing_file_is_an_input_error(
 ) -> None:
     rc, _, err = run(capsys, "expand", str(tmp_path / "missing.l2l3"))
     assert rc == 2 and "cannot read the file" in err and "Traceback" not in err
+
+
+def test_time_limit_answers_unknown_and_exits_3(tmp_path: Path) -> None:
+    """A limit gives unknown (exit 3), never holds; a bad limit is a usage error (exit 2)."""
+    spec = tmp_path / "t.l2l3"
+    spec.write_text(
+        "segment lan 10.0.0.0/24\nnode a linux {\n    nic eth0 ip 10.0.0.1/24 on lan\n}\n"
+        "node b linux {\n    nic eth0 ip 10.0.0.2/24 on lan\n}\ncheck x: no reach node a -> node b tcp port 80\n"
+    )
+    from l2l3.cli import main
+
+    assert main(["check", str(spec), "--time-limit", "0.000001"]) == 3
+    assert main(["check", str(spec), "--time-limit", "60"]) == 1
+    assert main(["check", str(spec), "--time-limit", "-1"]) == 2
+
+
+def test_an_invalid_spec_still_gives_a_valid_sarif_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from l2l3.cli import main
+
+    spec = tmp_path / "bad.l2l3"
+    spec.write_text("segment lan 10.0.0.0/24\ncheck x: reach 10.9.9.9 -> 10.0.0.1\n")
+    assert main(["check", str(spec), "--format", "sarif"]) == 2
+    log = json.loads(capsys.readouterr().out)
+    assert log["version"] == "2.1.0" and log["runs"][0]["results"][0]["level"] == "error"
