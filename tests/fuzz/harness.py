@@ -43,6 +43,8 @@ from tests.fuzz.inputs import FuzzInput
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = str(ROOT / "l2l3") + os.sep
 COMMANDS = ("check", "expand", "trace")
+#: seconds each check may take (l2l3 check --time-limit); beyond it the check is unknown
+CHECK_TIME_LIMIT = 3
 FAILING = ("crash", "hang", "contract")
 
 
@@ -156,7 +158,8 @@ def check_argv(inp: FuzzInput, path: str) -> list[str]:
         argv += ["--format", fmt]
     if r.random() < 0.15:
         argv += ["--budget", str(r.choice([1, 2, 5, 50]))]
-    return argv
+    # a limit gives unknown: each check answers well inside the input's time
+    return [*argv, "--time-limit", str(CHECK_TIME_LIMIT)]
 
 
 def trace_argv(inp: FuzzInput, path: str) -> list[str]:
