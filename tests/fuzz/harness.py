@@ -246,8 +246,26 @@ def _contract_problems(run: Run) -> list[Problem]:
     if run.exit == 2 and not run.stderr.strip():
         out.append(Problem("contract", f"{run.command} exit 2 without a message"))
     if run.command == "check" and run.exit == 2 and run.stdout:
-        out.append(Problem("contract", "check exit 2 after printing results", run.stdout[:2000]))
+        fmt = run.argv[run.argv.index("--format") + 1] if "--format" in run.argv else "text"
+        if fmt not in ("sarif", "junit"):  # those two still write a valid file holding the error
+            out.append(Problem("contract", "check exit 2 after printing results", run.stdout[:2000]))
+        elif not _valid_error_file(fmt, run.stdout):
+            out.append(Problem("contract", f"check exit 2 wrote an invalid {fmt} file", run.stdout[:2000]))
     return out
+
+
+def _valid_error_file(fmt: str, text: str) -> bool:
+    """The SARIF log or JUnit report an invalid input still yields: parseable, with an error in it."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    try:
+        if fmt == "sarif":
+            log = json.loads(text)
+            return any(r.get("level") == "error" for run in log["runs"] for r in run["results"])
+        return ET.fromstring(text).find(".//error") is not None
+    except (ValueError, KeyError, TypeError, ET.ParseError):
+        return False
 
 
 def _round_trip_problem(run: Run) -> Problem | None:
