@@ -199,7 +199,7 @@ def test_checker_agrees_with_brute_force(spec: Spec, data: st.DataObject) -> Non
 
 
 @pytest.mark.slow
-@settings(max_examples=500)
+@settings(max_examples=300)
 @given(checker_networks(), st.data())
 def test_checker_agrees_with_brute_force_long(spec: Spec, data: st.DataObject) -> None:
     _compare(spec, data)

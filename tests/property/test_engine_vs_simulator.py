@@ -87,7 +87,7 @@ def agree_on_loops(spec: Spec) -> None:
         assert (found is not None) == looped
 
 
-# everyday: a few examples; `slow` (run by .ci/run): the settings profile's count
+# everyday: a few examples; `slow` (run by .ci/run): many more
 
 
 @settings(max_examples=12)
@@ -97,6 +97,7 @@ def test_engine_and_simulator_agree_on_reach_via_mac_and_nat(spec: Spec) -> None
 
 
 @pytest.mark.slow
+@settings(max_examples=150)
 @given(networks() | rich_networks())
 def test_engine_and_simulator_agree_on_reach_via_mac_and_nat_long(spec: Spec) -> None:
     agree_on_goals(spec)
