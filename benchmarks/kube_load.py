@@ -1,6 +1,7 @@
 """How long ``l2l3.kube.load`` takes on ``kubectl get pods -A -o json`` files.
 
     python -m benchmarks.kube_load [--pods 10000,150000] [--yaml-pods 500]
+                                   [--stages 10000,150000] [--cni PROFILE] [--pod-cidr CIDR]
                                    [--repeat 1] [--dir DIR] [--keep]
 
 Writes realistic files (the shape kubectl 1.29 prints: server-populated
@@ -20,6 +21,25 @@ wall time is 1.5 to 3 times the CPU time, which is what the load costs:
     pods-10000.json            83.7       9805     1.82    1.12       173
     pods-150000.json         1256.5     147084    29.45   17.22       549
     pods-500.yaml               1.9        491    18.30    8.98       193
+
+``--stages N,…`` times what ``l2l3 check`` does with such a file and the
+nodes' file (``kubectl get nodes -o json``, written alongside): load,
+translate (l2l3.kube.translate), expand the profile (``--cni``, default
+calico bgp; the collector off, as l2l3.kube.inputs does) and build the
+Network (the collector on, as l2l3.api.check does). Measured at 83323a1
+with ``--measure-stages``, two runs each, while fuzz campaigns and slow test
+runs of other engineers shared the 2 cores:
+
+    pods     nodes  pod-cidr        load s  transl s  expand s  network s  total s  peak MiB
+    9,805      334  10.128.0.0/11  1.2-1.5  0.32-0.37 0.38-0.54  0.56-0.81  2.7-3.1       281
+    147,084   5000  10.128.0.0/11    14-16   4.6-5.2    7.4-8.8      21-22    49-50      3019
+    9,805      334  none               1.1      0.26       1.58       0.56      3.5       281
+    147,084   5000  none              17.0       6.1      387.7       19.9    430.7      3019
+
+Without a pod-cidr (a calico config states none) the profile's pools, the
+node subnets collapsed, are recomputed for every node (Ctx.pools in
+l2l3/model/profiles/_base.py): quadratic in the nodes. With the collector
+on during the expansion, 150,000 pods without a pod-cidr took 690 s.
 """
 
 from __future__ import annotations
@@ -553,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--measure-stages",
                     path,
                     nodes,
-                ],
+                ]
+                + (["--pod-cidr", args.pod_cidr] if args.pod_cidr else []),
                 check=True,
                 capture_output=True,
                 text=True,

@@ -314,15 +314,17 @@ def _load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None) -> C
             errors += e.diagnostics
     if errors:
         raise SpecError(errors)
+    first = kc.spec_files[0] if len(kc.spec_files) == 1 else (names[0] if names else "<kubernetes>")
     try:
         block = _merge_blocks(raws)
+        if not _has_kubernetes(kc):  # .l2l3 files only (a directory of them): one spec, nothing to translate
+            return _specs_as_one(kc, raws, block, cni, first, texts, warnings)
         choice = _choose_cni(cni, block, kc, names)
         segments = tuple(s for r in raws for s in r.segments)
         tr = translate(kc, choice, segments, name=block.name if block is not None else "kubernetes")
     except SpecError as e:
         raise _fill_error(e, texts) from None
     t = tr.spec
-    first = kc.spec_files[0] if len(kc.spec_files) == 1 else (names[0] if names else "<kubernetes>")
     raw = Spec(
         file=first,
         cluster=t.cluster,
@@ -345,6 +347,64 @@ def _load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None) -> C
         kube=kc,
         spec_files=kc.spec_files,
         cni=choice,
+        texts=texts,
+    )
+
+
+def _has_kubernetes(kc: KubeCluster) -> bool:
+    """Whether the inputs hold any Kubernetes object or CNI config (not only .l2l3 files)."""
+    return bool(
+        kc.nodes
+        or kc.pods
+        or kc.policies
+        or kc.services
+        or kc.endpoint_slices
+        or kc.cni_configs
+        or kc.flannel_configs
+        or any(n.declared for n in kc.namespaces)
+    )
+
+
+def _specs_as_one(
+    kc: KubeCluster,
+    raws: list[Spec],
+    block: Cluster | None,
+    cni: str | None,
+    first: str,
+    texts: dict[str, str],
+    warnings: list[Diagnostic],
+) -> ClusterInput:
+    """Several .l2l3 files found in a directory: one spec of all their statements."""
+    if cni:
+        if block is not None:
+            words, options = _profile(cni, [first])
+            block = replace(block, cni=words, options=options or block.options)
+        else:
+            warnings.append(
+                Diagnostic(
+                    Span(first, 1, 1), "--cni has no effect: no cluster block", severity=Severity.WARNING
+                )
+            )
+    raw = Spec(
+        file=first,
+        cluster=block,
+        namespaces=tuple(n for r in raws for n in r.namespaces),
+        segments=tuple(s for r in raws for s in r.segments),
+        externals=tuple(e for r in raws for e in r.externals),
+        nodes=tuple(n for r in raws for n in r.nodes),
+        policies=tuple(p for r in raws for p in r.policies),
+        checks=tuple(c for r in raws for c in r.checks),
+        source="",
+    )
+    spec, warns = _expand_validate(raw, texts)
+    notes = [note_diagnostic(n) for n in kc.notes]
+    return ClusterInput(
+        raw=raw,
+        spec=spec,
+        warnings=_Lines(texts).fill(warnings + warns + notes),
+        notes=list(kc.notes),
+        kube=kc,
+        spec_files=kc.spec_files,
         texts=texts,
     )
 

@@ -173,6 +173,28 @@ def test_spec_files_alone_are_checked_independently(capsys: pytest.CaptureFixtur
     assert len(got) == 2
 
 
+def test_a_directory_of_spec_files_is_one_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No Kubernetes object, no CNI needed: the .l2l3 files of a directory are one spec."""
+    d = tmp_path / "specs"
+    d.mkdir()
+    (d / "a.l2l3").write_text((EX / "profile-kindnet.l2l3").read_text().split("check ", 1)[0])
+    (d / "b.l2l3").write_text("check web-db: reach n1/web -> n2/db tcp port 5432\n")
+    rc, out, err = run(capsys, "check", str(d))
+    assert rc == 0, out + err
+    assert f"{d / 'b.l2l3'}:1: web-db" in out
+
+
+def test_cni_option_on_spec_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--cni replaces the profile of a spec's cluster block; a spec without one is told it has no effect."""
+    spec = EX / "profile-kindnet.l2l3"
+    ((got, _),) = load_inputs([str(spec)], cni="calico bgp")
+    assert got.cluster is not None and got.cluster.cni == ("calico", "bgp")
+    assert any(n.cni == "calico bgp" for n in got.nodes)
+    plain = EX / "l2bridge-alone.l2l3"
+    ((_, warns),) = load_inputs([str(plain)], cni="calico bgp")
+    assert any("--cni has no effect" in w.message for w in warns)
+
+
 def test_bad_manifest_is_exit_2_with_position_and_caret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
