@@ -20,6 +20,7 @@ from typing import Any
 from lark import Lark, Token
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+from l2l3.dsl.grammar_cache import cache_dir, cached_lark
 from l2l3.dsl.render import render
 from l2l3.dsl.resolve import diagnose, validate
 from l2l3.dsl.transform import SpecTransformer
@@ -36,8 +37,9 @@ MAX_SYNTAX_ERRORS = 20
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser of ``l2l3.lark``, built once."""
-    return Lark.open("l2l3.lark", rel_to=__file__, parser="lalr", propagate_positions=True)
+    """The LALR parser of ``l2l3.lark``, built once per grammar (tables cached on disk)."""
+    grammar = Path(__file__).with_name("l2l3.lark").read_text(encoding="utf-8")
+    return cached_lark(grammar, cache_dir(), parser="lalr", propagate_positions=True)
 
 
 # ---------------------------------------------------------------- public API

@@ -23,9 +23,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 from l2l3.model import choices
+from l2l3.model.switches import SwitchGraph
 from l2l3.model.types import (
     NOWHERE,
     OS,
@@ -230,7 +229,7 @@ class Network:
         self.stacks: dict[str, Stack] = {}
         self.pods: dict[str, PodInfo] = {}
         self.switch_kind: dict[str, BridgeKind | None] = {}  # None: a segment
-        self.switch_graph: nx.Graph = nx.Graph()
+        self.switch_graph = SwitchGraph()
         # l2bridge/macvlan switch -> the uplink NIC iface bound to it
         self.uplink_of: dict[str, Iface] = {}
         self.isolated_switches: set[str] = set()
@@ -307,7 +306,7 @@ class Network:
             sw = f"br:{node.name}/{br.name}"
             nic_if = st.ifaces[br.uplink]
             assert nic_if.switch is not None
-            self.switch_graph.add_edge(sw, nic_if.switch, uplink=nic_if.name)
+            self.switch_graph.add_edge(sw, nic_if.switch)
             if br.kind in (BridgeKind.L2BRIDGE, BridgeKind.MACVLAN):
                 self.uplink_of[sw] = nic_if
         for vx in node.vxlans:
@@ -391,7 +390,7 @@ class Network:
     def domains(self) -> dict[str, int]:
         """Switch -> L2 domain number (connected through uplinks)."""
         out: dict[str, int] = {}
-        for n, comp in enumerate(nx.connected_components(self.switch_graph)):
+        for n, comp in enumerate(self.switch_graph.components()):
             for sw in comp:
                 out[sw] = n
         return out
@@ -408,7 +407,7 @@ class Network:
     def _l2_path(self, a: str, b: str) -> tuple[str, ...]:
         if a == b:
             return (a,)
-        return tuple(nx.shortest_path(self.switch_graph, a, b))
+        return tuple(self.switch_graph.shortest_path(a, b))
 
     def _blocked(self, sender: Iface, receiver: Iface) -> bool:
         """Port isolation and macvlan's parent/child wall."""
