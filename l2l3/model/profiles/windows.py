@@ -49,6 +49,46 @@ def outbound_nat(
         nb.outbound_nat(bridge, added, f"second HNS OutBoundNAT: {plugin_why} (HNS_OUTBOUNDNAT_MERGE)")
 
 
+def calico_outbound_nat(nb: NodeBuild, ctx: Ctx, bridge: str, opt: list[IPv4Network] | None) -> None:
+    """Calico for Windows' OutBoundNAT: the Service CIDR plus every IP pool, or none.
+
+    tigera/operator ``pkg/render/windows.go`` (``createCalicoPluginConfig``)
+    writes one OutBoundNAT whose ExceptionList is the Service CIDRs; calico
+    ``cni-plugin`` ``winpol.CalculateEndpointPolicies`` appends the IP pools to
+    that list, and drops the policy when the pool's ``natOutgoing`` is false.
+    The node segment is not excepted (unlike flannel's E2 sample).
+    """
+    if not ctx.on("nat-outgoing", True):
+        return  # winpol: "NAT-outgoing disabled for this IP pool, ignoring OutBoundNAT policy"
+    if opt is None:
+        svc = ctx.cluster.service_cidr
+        config = [svc] if svc is not None else []
+        cfg_why = "config (tigera/operator calico-node-windows: the Service CIDR)"
+    else:
+        config, cfg_why = opt, "config (cluster option outbound-nat-except)"
+    excs = config + [p for p in ctx.pools if p not in config]
+    nb.outbound_nat(
+        bridge, excs, f"HNS OutBoundNAT ExceptionList: {cfg_why} + the IP pools (calico winpol, natOutgoing)"
+    )
+
+
+def win_bridge_config_exceptions(
+    nb: NodeBuild, ctx: Ctx, opt: list[IPv4Network] | None
+) -> tuple[list[IPv4Network], str]:
+    """The OutBoundNAT ExceptionList a win-bridge config holds: E2's, or the cluster option."""
+    if opt is not None:
+        return opt, "config (cluster option outbound-nat-except)"
+    config: list[IPv4Network] = []
+    for what in B.WIN_BRIDGE_DEFAULT_EXCEPTIONS:
+        if what == "pod-cidr":
+            config += list(ctx.pools)
+        elif what == "service-cidr" and ctx.cluster.service_cidr is not None:
+            config.append(ctx.cluster.service_cidr)
+        elif what == "segment":
+            config.append(nb.peer.segment.prefix)
+    return config, "config (E2: pod-cidr, service-cidr, node segment)"
+
+
 def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     sub = nb.subnet
     ep = host(sub, 2)
@@ -69,29 +109,21 @@ def expand_win_bridge(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
     for i, pod in profile_pods(nb):
         nb.pods[i] = replace(pod, ip=with_prefix(pod, sub.prefixlen), ip_has_prefix=True, bridge="cbr0")
         nb.pod_comment(i, "HNS endpoint, HNS-assigned MAC, gateway .2 (CNI-SEMANTICS §1(b)(h))")
-    # OutBoundNAT: configured exceptions (E2 default or the cluster option) + flannel's ipMasqNetwork
+    # OutBoundNAT: Calico's (Service CIDR + pools), else the configured exceptions
+    # (E2 default or the cluster option) + flannel's ipMasqNetwork
     opt = ctx.exceptions_option()
-    if opt is None:
-        config = []
-        for what in B.WIN_BRIDGE_DEFAULT_EXCEPTIONS:
-            if what == "pod-cidr":
-                config += list(ctx.pools)
-            elif what == "service-cidr" and ctx.cluster.service_cidr is not None:
-                config.append(ctx.cluster.service_cidr)
-            elif what == "segment":
-                config.append(nb.peer.segment.prefix)
-        cfg_why = "config (E2: pod-cidr, service-cidr, node segment)"
+    if under[0] == "calico":
+        calico_outbound_nat(nb, ctx, "cbr0", opt)
     else:
-        config, cfg_why = opt, "config (cluster option outbound-nat-except)"
-    plugin = list(ctx.pools) if under[0] in ("flannel", "calico") else []
-    outbound_nat(
-        nb,
-        "cbr0",
-        config,
-        plugin,
-        cfg_why,
-        "ipMasqNetwork = cluster CIDR (flannel Windows CNI, §1(e) Gotcha 2)",
-    )
+        config, cfg_why = win_bridge_config_exceptions(nb, ctx, opt)
+        outbound_nat(
+            nb,
+            "cbr0",
+            config,
+            list(ctx.pools) if under[0] == "flannel" else [],
+            cfg_why,
+            "ipMasqNetwork = cluster CIDR (flannel Windows CNI, §1(e) Gotcha 2)",
+        )
     if ctx.cluster.service_cidr is not None:
         nb.route_to_host(
             "cbr0",
@@ -126,15 +158,17 @@ def expand_win_overlay(nb: NodeBuild, ctx: Ctx, under: tuple[str, ...]) -> None:
             mac=pod.mac or overlay_mac(pod.ip.ip),
         )
         nb.pod_comment(i, "HNS endpoint, MAC 0E-2A-<ip> (CNI-SEMANTICS §2(b))")
-    opt = ctx.exceptions_option() or []
-    outbound_nat(
-        nb,
-        "vxlan0",
-        opt,
-        [sub],
-        "config (cluster option outbound-nat-except)",
-        "IPMasq: the local node subnet only (win-overlay, CNI-SEMANTICS §2(e))",
-    )
+    if under[0] == "calico":
+        calico_outbound_nat(nb, ctx, "vxlan0", ctx.exceptions_option())
+    else:
+        outbound_nat(
+            nb,
+            "vxlan0",
+            ctx.exceptions_option() or [],
+            [sub],
+            "config (cluster option outbound-nat-except)",
+            "IPMasq: the local node subnet only (win-overlay, CNI-SEMANTICS §2(e))",
+        )
     if ctx.cluster.service_cidr is not None:
         nb.route_to_host(
             "vxlan0",
