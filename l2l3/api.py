@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
@@ -84,6 +85,8 @@ def check(
     extra_warnings: list[Diagnostic] | None = None,
     budget: int | None = None,
     time_limit: float | None = None,
+    network: Network | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
 ) -> Report:
     """Run every ``check`` of the spec.
 
@@ -92,8 +95,10 @@ def check(
     than ``time_limit`` seconds. An endpoint that cannot be
     resolved (an unknown name, a source address nothing owns) raises
     :class:`SpecError` at the check's line before anything is checked.
+    ``network``: the spec's :class:`Network`, if the caller built it already;
+    ``on_result`` is called with each result as it is found (progress bars).
     """
-    net = Network(spec)
+    net = network if network is not None else Network(spec)
     bad = []
     for c in spec.checks:
         try:
@@ -107,6 +112,8 @@ def check(
     for c in spec.checks:
         r = checker.evaluate(c.query)
         results.append(CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings))
+        if on_result is not None:
+            on_result(results[-1])
     warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)
     warnings += [
         f"{r.check.span.file}:{r.check.span.line}: warning: check {r.check.name}: {w}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from l2l3.checking import CheckResult, Report, Verdict
 from l2l3.model.packet import Hop, Packet, Trace
+from l2l3.report.warnings import group_warnings
 
 __all__ = ["render_text", "render_trace"]
 
@@ -49,14 +50,18 @@ def _hop_line(h: Hop) -> str:
     return f"{h.at:<22} {h.action}{where}"
 
 
-def render_text(reports: list[Report]) -> str:
-    """``l2l3 check`` for a person: warnings, then each result with its witness, then a summary line."""
+def render_text(reports: list[Report], witness: str = "all") -> str:
+    """``l2l3 check`` for a person: warnings (grouped), then each result, then a summary line.
+
+    ``witness`` says whose witness is shown: ``all``, ``violated`` (checks
+    that do not hold) or ``none``.
+    """
     out: list[str] = []
     for rep in reports:
-        for w in rep.warnings:
-            out.append(w)
+        out.extend(group_warnings(rep.warnings))
         for r in rep.results:
-            out.append(_result_text(r))
+            shown = witness == "all" or (witness == "violated" and r.status is not Verdict.HOLDS)
+            out.append(_result_text(r, shown))
     total = [r for rep in reports for r in rep.results]
     h = sum(r.status is Verdict.HOLDS for r in total)
     v = sum(r.status is Verdict.VIOLATED for r in total)
@@ -65,11 +70,11 @@ def render_text(reports: list[Report]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _result_text(r: CheckResult) -> str:
+def _result_text(r: CheckResult, witness: bool = True) -> str:
     c = r.check
     head = f"{c.span.file}:{c.span.line}: {c.name}: " if c is not None else ""
     lines = [f"{head}{r.query}", f"  {_MARK[r.status]}: {r.explanation}"]
-    if r.witness is not None:
+    if r.witness is not None and witness:
         label = "witness" if r.witness.delivered or r.status is Verdict.VIOLATED else "where it dies"
         if r.status is Verdict.VIOLATED and not r.witness.delivered:
             label = "where its packets die"

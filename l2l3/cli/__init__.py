@@ -40,6 +40,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version (read only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        sys.stdout.write(f"l2l3 {version()}\n")
+        parser.exit(0)
+
+
+def version() -> str:
+    """The version of l2l3: the installed distribution's, else the source tree's pyproject."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("l2l3")
+    except PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
+
+
 # ---------------------------------------------------------------- argument types
 #
 # Each raises argparse.ArgumentTypeError, so argparse reports a bad value as
@@ -132,42 +161,6 @@ def usage_error(args: argparse.Namespace, message: str) -> int:
 # ---------------------------------------------------------------- subcommands
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from l2l3.kube.inputs import load_inputs
-    from l2l3.report import RENDERERS
-    from l2l3.report.junit import render_junit_error
-    from l2l3.report.sarif import render_sarif, render_sarif_error
-
-    try:
-        loaded = load_inputs(args.files, cni=args.cni)
-        reports = [
-            api.check(spec, extra_warnings=warns, budget=args.budget, time_limit=args.time_limit)
-            for spec, warns in loaded
-        ]
-    except SpecError as e:
-        print(str(e), file=sys.stderr)
-        if args.format == "sarif":  # a valid log even for invalid input (code scanning uploads it)
-            sys.stdout.write(render_sarif_error(e.diagnostics, root=args.sarif_root))
-        elif args.format == "junit":
-            sys.stdout.write(render_junit_error(e.diagnostics))
-        return 2
-    if args.format == "sarif":
-        text = render_sarif(reports, root=args.sarif_root)
-    else:
-        text = RENDERERS[args.format](reports)
-    sys.stdout.write(text)
-    if args.format != "text":
-        for rep in reports:
-            for w in rep.warnings:
-                print(w, file=sys.stderr)
-    worst = [r.exit_status for r in reports]
-    if 1 in worst:
-        return 1
-    if 3 in worst:
-        return 3
-    return 0
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from l2l3.kube.export import render_import
     from l2l3.kube.inputs import load_cluster
@@ -238,35 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action=_Version, help="print the version of l2l3 and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    c = sub.add_parser(
-        "check",
-        help="run every check of the spec files (or of a cluster's manifests, CNI configs, directories)",
-    )
-    c.add_argument("files", nargs="+", metavar="PATH")
-    c.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
-    c.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
-    c.add_argument(
-        "--budget",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="at most N solver checks per search; beyond it a check is unknown (default 200000)",
-    )
-    c.add_argument(
-        "--time-limit",
-        type=seconds,
-        default=None,
-        metavar="S",
-        help="at most S seconds per check; beyond it the check is unknown (default: none)",
-    )
-    c.add_argument(
-        "--sarif-root",
-        default=None,
-        metavar="DIR",
-        help="SARIF file URIs relative to DIR (default: the working directory)",
-    )
-    c.set_defaults(func=cmd_check, _parser=c)
+    from l2l3.cli.check import register as register_check
+
+    register_check(sub)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
@@ -410,7 +379,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     return run(args.func, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
