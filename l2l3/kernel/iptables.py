@@ -194,8 +194,8 @@ def _unexpressible(r: _Rule, allowed: set[str]) -> list[str]:
     return bad + [f"-m {x}" for x in mods]
 
 
-def parse_iptables(save: str) -> tuple[list[SourceNat], list[Dnat], list[Filter], list[str]]:
-    """masquerade/snat (nat POSTROUTING), dnat (nat PREROUTING), filter (FORWARD) rules."""
+def parse_tables(save: str) -> tuple[dict[str, dict[str, list[_Rule]]], dict[tuple[str, str], str]]:
+    """``iptables-save`` text as {table: {chain: rules}} and {(table, chain): policy}."""
     tables: dict[str, dict[str, list[_Rule]]] = {}
     policies: dict[tuple[str, str], str] = {}
     table = ""
@@ -212,6 +212,12 @@ def parse_iptables(save: str) -> tuple[list[SourceNat], list[Dnat], list[Filter]
             r = _parse_rule(line)
             if r is not None:
                 tables.setdefault(table, {}).setdefault(r.chain, []).append(r)
+    return tables, policies
+
+
+def parse_iptables(save: str) -> tuple[list[SourceNat], list[Dnat], list[Filter], list[str]]:
+    """masquerade/snat (nat POSTROUTING), dnat (nat PREROUTING), filter (FORWARD) rules."""
+    tables, policies = parse_tables(save)
     notes: list[str] = []
     snats = _snats(tables.get("nat", {}), notes)
     dnats = _dnats(tables.get("nat", {}), notes)

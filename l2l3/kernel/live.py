@@ -1,9 +1,14 @@
 """Read one live Linux network namespace: links, addresses, routes, neighbours, fdb, sysctls, iptables.
 
 Sources (machine-readable only): ``ip -j -d link``, ``ip -j addr``,
-``ip -j route``, ``ip -j neigh``, ``ip -j netns list-id``, ``bridge -j fdb``,
-``/proc/sys`` (forwarding, proxy_arp, and the sysctls where the netns differs
-from the model's choices) and ``iptables-save``.
+``ip -j route`` (every table), ``ip -j rule``, ``ip -j neigh``,
+``ip -j netns list-id``, ``bridge -j fdb``, ``/proc/sys`` (forwarding,
+proxy_arp, and the sysctls where the netns differs from the model's choices),
+``iptables-save`` and ``nft -j list ruleset``.
+
+A namespace is named either by its name under /var/run/netns or by a path
+(``/proc/PID/ns/net``, ``/proc/1/ns/net`` for the root): a path is entered
+with ``nsenter --net=PATH``. Reading never changes a namespace.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ class LiveNetns:
     proxy_arp: list[str]
     iptables: str
     differences: list[str] = field(default_factory=list)  # where the netns differs from the model's choices
+    rules: list[dict[str, Any]] = field(default_factory=list)  # ``ip -j rule``
+    other_routes: list[dict[str, Any]] = field(default_factory=list)  # routes of tables but main and local
+    nft: Any = None  # ``nft -j list ruleset`` (parsed), None where nft is missing
 
     def link(self, ifindex: int) -> dict[str, Any] | None:
         """The link with index ``ifindex``, if any."""
@@ -52,9 +60,16 @@ class LiveNetns:
         return next((x for x in self.links if x["ifname"] == name), None)
 
 
-def read_netns(name: str) -> LiveNetns:
-    """Read named netns ``name`` (``lo`` left out; an address without its connected route as a /32)."""
-    n = ["ip", "-n", name, "-j"]
+def enter(name: str) -> list[str]:
+    """The command prefix that runs a tool inside ``name`` (a netns name or a /proc path)."""
+    return ["nsenter", f"--net={name}"] if name.startswith("/") else ["ip", "netns", "exec", name]
+
+
+def read_netns(name: str, nsids: dict[int, str] | None = None) -> LiveNetns:
+    """Read netns ``name`` (a name or a path; ``lo`` left out; an address without its
+    connected route as a /32). ``nsids`` (nsid -> name of the other netns) replaces
+    ``ip netns list-id``, which names only namespaces under /var/run/netns."""
+    n = ["ip", "-n", name, "-j"] if not name.startswith("/") else [*enter(name), "ip", "-j"]
     links = [x for x in _j(n + ["-d", "link", "show"]) if x.get("ifname") != "lo"]
     addrs: dict[str, list[IPv4Interface]] = {}
     for x in _j(n + ["addr", "show"]):
@@ -62,6 +77,10 @@ def read_netns(name: str) -> LiveNetns:
             if a.get("family") == "inet" and x["ifname"] != "lo":
                 addrs.setdefault(x["ifname"], []).append(IPv4Interface(f"{a['local']}/{a['prefixlen']}"))
     routes = _j(n + ["route", "show", "table", "main"])
+    other_routes = [
+        r for r in _j(n + ["route", "show", "table", "all"]) if r.get("table") not in (None, "main", "local")
+    ]
+    rules = _j(n + ["rule", "show"])
     # an address whose connected route was deleted (the ptp plugin does this)
     # acts as a /32: write it so, or the model would add the route back
     for ifname, lst in addrs.items():
@@ -73,8 +92,13 @@ def read_netns(name: str) -> LiveNetns:
                 lst[k] = IPv4Interface(f"{a.ip}/32")
     neigh = _j(n + ["neigh", "show", "nud", "permanent"])
     checks: list[str] = []
-    fdb = _j(["bridge", "-n", name, "-j", "fdb", "show"])
-    nsids = {int(x["nsid"]): x["name"] for x in _j(n + ["netns", "list-id"]) if "name" in x}
+    fdb = _j(
+        ["bridge", "-n", name, "-j", "fdb", "show"]
+        if not name.startswith("/")
+        else [*enter(name), "bridge", "-j", "fdb", "show"]
+    )
+    if nsids is None:
+        nsids = {int(x["nsid"]): x["name"] for x in _j(n + ["netns", "list-id"]) if "name" in x}
     with in_netns(name):
         forwarding = sysctl_read("net/ipv4/ip_forward") == "1"
         # the model's choices (docs/kernel.md): say so where this netns differs
@@ -97,9 +121,17 @@ def read_netns(name: str) -> LiveNetns:
             try:
                 if sysctl_read(f"net/ipv4/conf/{x['ifname']}/proxy_arp") == "1":
                     proxy.append(x["ifname"])
+                rpf = sysctl_read(f"net/ipv4/conf/{x['ifname']}/rp_filter")
+                if rpf in ("1", "2"):
+                    checks.append(
+                        f"rp_filter {rpf} on {x['ifname']}: the model does not filter by reverse path"
+                    )
+                if (sysctl_read(f"net/ipv4/conf/{x['ifname']}/forwarding") == "1") != forwarding:
+                    checks.append(f"forwarding on {x['ifname']} differs from ip_forward: not expressible")
             except OSError:
                 pass
-    save = subprocess.run(["ip", "netns", "exec", name, "iptables-save"], capture_output=True, text=True)
+    save = subprocess.run([*enter(name), "iptables-save"], capture_output=True, text=True)
+    nft = _j([*enter(name), "nft", "-j", "list", "ruleset"]) or None
     return LiveNetns(
         name,
         links,
@@ -112,6 +144,9 @@ def read_netns(name: str) -> LiveNetns:
         proxy,
         save.stdout if save.returncode == 0 else "",
         checks,
+        rules,
+        other_routes,
+        nft,
     )
 
 

@@ -30,6 +30,9 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from l2l3.kernel.iptables import parse_iptables
 from l2l3.kernel.live import LiveNetns, link_kind, link_master, read_netns, veth_peer
 from l2l3.kernel.netns import NETNS_DIR
+from l2l3.kernel.snapshot_find import FoundNetns
+from l2l3.kernel.snapshot_rules import nft_notes, port_flags, routing_notes, service_rules
+from l2l3.model.network import pod_ids
 from l2l3.model.types import (
     OS,
     Bridge,
@@ -75,7 +78,23 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
         n for n in (os.listdir(NETNS_DIR) if NETNS_DIR.is_dir() else []) if fnmatch.fnmatch(n, pattern)
     )
     nss = {n: read_netns(n) for n in names}
-    notes: list[str] = []
+    return build(nss, [f"# l2l3 snapshot of network namespaces matching {pattern!r}"], strip=strip)
+
+
+def build(
+    nss: dict[str, LiveNetns],
+    header: list[str],
+    *,
+    strip: str | None = None,
+    found: dict[str, FoundNetns] | None = None,
+    names: dict[str, str] | None = None,
+    notes: list[str] | None = None,
+) -> Snapshot:
+    """The spec of namespaces ``nss`` (key -> what was read). ``found`` says how each
+    was found (provenance, CNI cache: pod names); ``names`` fixes node names by key."""
+    found = found or {}
+    header = list(header)
+    notes = list(notes or [])
     # 1. underlays: namespaces with bridges and no address
     underlay = {
         n
@@ -127,8 +146,14 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
         ):
             pod_of[n] = (host_ns, host_link["ifname"])
     # nodes
-    node_names = {n: _clean(n, strip) for n in nss if n not in underlay and n not in pod_of}
+    names = names or {}
+    node_names = {
+        n: _clean(names[n], None) if n in names else _clean(_short(n), strip)
+        for n in nss
+        if n not in underlay and n not in pod_of
+    }
     netns_map: dict[str, str] = {}
+    comments: dict[tuple[object, ...], str] = {}
     direct_pairs: dict[frozenset[tuple[str, str]], str] = {}
     nodes = []
     for n in sorted(node_names):
@@ -139,8 +164,12 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
         bridges: list[Bridge] = []
         vxlans: list[Vxlan] = []
         pods: list[Pod] = []
+        pod_ns: dict[int, str] = {}  # index in pods -> its netns
         node_notes: list[str] = list(ns.differences)
         veth_bridges: dict[str, str] = {}  # host veth -> pod netns (ptp style)
+        pod_ports = {hif for hns, hif in pod_of.values() if hns == n}
+        if n in found:
+            header.append(f"# node {name}: {found[n].origin()}")
         for x in ns.links:
             pe = veth_peer(nss, ns, x)
             if pe is not None and pe[0] in pod_of and link_master(x) is None:
@@ -153,17 +182,15 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
             if kind == "bridge":
                 if len(addrs) > 1:
                     node_notes.append(f"bridge {ifn} has more addresses than the first: {addrs[1:]}")
-                isolated = False
-                for port in (p for p in ns.links if link_master(p) == ifn):
-                    isolated = isolated or bool(
-                        port.get("linkinfo", {}).get("info_slave_data", {}).get("isolated")
-                    )
+                hairpin, isolated, fnotes = port_flags(ns, ifn, pod_ports)
+                node_notes += fnotes
                 bridges.append(
                     Bridge(
                         name=ifn,
                         kind=BridgeKind.LINUX,
                         ip=addrs[0] if addrs else None,
                         mac=mac,
+                        hairpin=hairpin,
                         isolated_ports=isolated,
                     )
                 )
@@ -261,13 +288,29 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
                 default = (Route(prefix=IPv4Network("0.0.0.0/0"), via=gw.ip),)
             if [(r.prefix, r.via) for r in proutes] == [(r.prefix, r.via) for r in default]:
                 proutes = []
-            pname = _clean(pns, strip)
+            pname = _clean(_short(pns), strip)
             if pname.startswith(name + "-"):
                 pname = pname[len(name) + 1 :]
+            kns = "default"
+            where = found.get(pns)
+            kube = next((c.pod for c in where.cni if c.pod), None) if where else None
+            if kube is not None:
+                kns, pname = _clean(kube[0], None), _clean(kube[1], None)
+            if any(p.name == pname and p.namespace == kns for p in pods):
+                pname = f"{pname}_{len(pods)}"
+            if where is not None:
+                comments[(name, "pods", len(pods))] = "from " + where.origin()
             pods.append(
-                Pod(name=pname, ip=addrs[0], mac=eth.get("address"), bridge=bridge, routes=tuple(proutes))
+                Pod(
+                    name=pname,
+                    ip=addrs[0],
+                    mac=eth.get("address"),
+                    bridge=bridge,
+                    namespace=kns,
+                    routes=tuple(proutes),
+                )
             )
-            netns_map[f"{name}/{pname}"] = pns
+            pod_ns[len(pods) - 1] = pns
         routes, rnotes = _routes(ns, {})
         node_notes += rnotes
         neighbors = []
@@ -280,7 +323,14 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
             if e.get("ifname") in vx_names and "dst" in e and ":" not in str(e["dst"]):
                 fdbs.append(Fdb(mac=e["mac"], dst=IPv4Address(e["dst"]), dev=e["ifname"]))
         snats, dnats, filters, tnotes = parse_iptables(ns.iptables)
-        node_notes += tnotes
+        local = [a.ip for lst in ns.addrs.values() for a in lst]
+        sdnats, snotes, handled = service_rules(ns.iptables, local)
+        node_notes += [t for t in tnotes if not any(h in t for h in handled)] + snotes
+        for d in sdnats:
+            if d not in dnats:
+                comments[(name, "dnats", len(dnats))] = "from portmap/kube-proxy chains (iptables-save)"
+                dnats.append(d)
+        node_notes += routing_notes(ns) + nft_notes(ns)
         nodes.append(
             Node(
                 name=name,
@@ -299,7 +349,10 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
                 forwarding=ns.forwarding,
             )
         )
-        notes += [f"node {name} ({n}): {t}" for t in node_notes]
+        for k, pid in enumerate(pod_ids(nodes[-1])):
+            if k in pod_ns:
+                netns_map[pid] = pod_ns[k]
+        notes += [f"node {name} ({_short(n)}): {t}" for t in node_notes]
     segs = []
     for seg, ips in segments.items():
         prefix = ips[0].network if ips else IPv4Network("0.0.0.0/32")
@@ -310,10 +363,15 @@ def snapshot(pattern: str = "*", *, strip: str | None = None) -> Snapshot:
     spec = Spec(file="<snapshot>", segments=tuple(segs), nodes=tuple(nodes))
     from l2l3.dsl import render
 
-    header = [f"# l2l3 snapshot of network namespaces matching {pattern!r}"]
-    header += [f"# note: {t}" for t in notes]
-    text = "\n".join(header) + "\n\n" + render(spec)
+    header = header + [f"# note: {t}" for t in notes]
+    text = "\n".join(header) + "\n\n" + render(spec, comments)
     return Snapshot(spec, text, netns_map, notes)
+
+
+def _short(key: str) -> str:
+    """A namespace's name for naming: its netns name, or ``pidN`` for /proc/N/ns/net."""
+    m = re.fullmatch(r"/proc/(\d+)/ns/net", key)
+    return f"pid{m.group(1)}" if m else key.rsplit("/", 1)[-1]
 
 
 def snapshot_text(pattern: str = "*", *, strip: str | None = None) -> str:
