@@ -89,24 +89,86 @@ class _Try:
     frames: list[_Frame] = field(default_factory=list)
 
 
-class Prober:
-    """Sockets in every namespace of a realization, and a collector thread."""
+class NetnsSockets:
+    """Sockets in every namespace of a realization, read by one collector thread.
 
-    def __init__(self, rz: Realization, ports: Iterable[int] = PROBE_PORTS) -> None:
+    The base of :class:`Prober` (single packets) and
+    :class:`~l2l3.kernel.exchange.Exchanger` (request and answer): a
+    subclass opens its sockets in :meth:`_open` and reads them in
+    :meth:`_collect`, which must return once :attr:`stop_fd` is readable.
+    """
+
+    collector_name = "l2l3-collector"
+
+    def __init__(self, rz: Realization) -> None:
         self.rz = rz
-        self.ports = sorted(set(ports))
-        self.places: dict[str, str] = {}  # netns -> place
-        for sid, ns in rz.netns.items():
-            self.places[ns] = sid
-        for ext, ns in rz.external_ns.items():
-            self.places[ns] = f"external {ext}"
+        self.places: dict[str, str] = {ns: sid for sid, ns in rz.netns.items()}  # netns -> place
+        self.places.update({ns: f"external {ext}" for ext, ns in rz.external_ns.items()})
         self.socks: dict[int, tuple[str, str, socket.socket]] = {}  # fd -> (netns, kind, sock)
-        self.ifnames: dict[str, dict[int, str]] = {}
-        self.tries: dict[int, _Try] = {}
-        self.tcp_ports: dict[tuple[int, int], int] = {}
         self.lock = threading.Lock()
         self._stop_r, self._stop_w = os.pipe()
         self.thread: threading.Thread | None = None
+
+    @property
+    def stop_fd(self) -> int:
+        """Readable once the collector must stop."""
+        return self._stop_r
+
+    def __enter__(self) -> NetnsSockets:
+        try:
+            for ns in self.places:
+                self._open(ns)
+        except BaseException:
+            self.close()
+            raise
+        self.thread = threading.Thread(target=self._collect, name=self.collector_name, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self, ns: str) -> None:
+        raise NotImplementedError
+
+    def _collect(self) -> None:
+        raise NotImplementedError
+
+    def _add(self, ns: str, kind: str, s: socket.socket) -> None:
+        s.setblocking(False)
+        self.socks[s.fileno()] = (ns, kind, s)
+
+    def _sender_ns(self, probe: Probe) -> str:
+        if probe.src.startswith("external "):
+            return self.rz.external_ns[probe.src.split(" ", 1)[1]]
+        return self.rz.netns[probe.src]
+
+    def close(self) -> None:
+        """Stop the collector and close every socket."""
+        if self.thread is not None:
+            os.write(self._stop_w, b"x")
+            self.thread.join(5)
+            self.thread = None
+        for _ns, _k, s in self.socks.values():
+            s.close()
+        self.socks.clear()
+        for fd in (self._stop_r, self._stop_w):
+            if fd >= 0:
+                os.close(fd)
+        self._stop_r = self._stop_w = -1
+
+
+class Prober(NetnsSockets):
+    """Raw receivers in every namespace, and single probe packets sent from the senders."""
+
+    collector_name = "l2l3-probe-collector"
+
+    def __init__(self, rz: Realization, ports: Iterable[int] = PROBE_PORTS) -> None:
+        super().__init__(rz)
+        self.ports = sorted(set(ports))
+        self.ifnames: dict[str, dict[int, str]] = {}
+        self.tries: dict[int, _Try] = {}
+        self.tcp_ports: dict[tuple[int, int], int] = {}
         self.next_tok = random.randrange(1 << 20, 1 << 30)
         self.next_sport = random.randrange(SPORT_LO, SPORT_HI)
         self.keep: list[socket.socket] = []
@@ -118,18 +180,8 @@ class Prober:
         want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
         if soft != resource.RLIM_INFINITY and soft < want:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        try:
-            for ns in self.places:
-                self._open(ns)
-        except BaseException:
-            self.close()
-            raise
-        self.thread = threading.Thread(target=self._collect, name="l2l3-probe-collector", daemon=True)
-        self.thread.start()
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _open(self, ns: str) -> None:
         with in_netns(ns):
@@ -137,38 +189,22 @@ class Prober:
             for kind, s in receivers(self.ports):
                 self._add(ns, kind, s)
 
-    def _add(self, ns: str, kind: str, s: socket.socket) -> None:
-        s.setblocking(False)
-        self.socks[s.fileno()] = (ns, kind, s)
-
     def close(self) -> None:
-        """Stop the collector and close every socket."""
-        if self.thread is not None:
-            os.write(self._stop_w, b"x")
-            self.thread.join(5)
-            self.thread = None
-        for _ns, _k, s in self.socks.values():
-            s.close()
-        self.socks.clear()
+        """Stop the collector and close every socket (the run's TCP clients too)."""
+        super().close()
         for s in self.keep:
             s.close()
         self.keep.clear()
-        for fd in (self._stop_r, self._stop_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._stop_r = self._stop_w = -1
 
     # -------------------------------------------------------------- collect
     def _collect(self) -> None:
         poller = select.poll()
         for fd in self.socks:
             poller.register(fd, select.POLLIN)
-        poller.register(self._stop_r, select.POLLIN)
+        poller.register(self.stop_fd, select.POLLIN)
         while True:
             for fd, _ev in poller.poll(200):
-                if fd == self._stop_r:
+                if fd == self.stop_fd:
                     return
                 ns, kind, s = self.socks[fd]
                 for _ in range(256):
@@ -237,11 +273,6 @@ class Prober:
         if self.next_sport >= SPORT_HI:
             self.next_sport = SPORT_LO
         return self.next_sport
-
-    def _sender_ns(self, probe: Probe) -> str:
-        if probe.src.startswith("external "):
-            return self.rz.external_ns[probe.src.split(" ", 1)[1]]
-        return self.rz.netns[probe.src]
 
     def send(self, probe: Probe, *, warm: bool = False) -> int | None:
         """Send one try of ``probe``; return its token (None for a warm-up)."""

@@ -30,11 +30,13 @@ class Probe:
     dport: int = 0
     pod: str | None = None  # the pod whose process sends, if any
     dst_label: str = ""
+    bound: bool = True  # False: an exchange from an unbound socket (the stack picks the source)
 
     def __str__(self) -> str:
         port = f" port {self.dport}" if self.proto != Proto.ICMP else ""
         to = f" ({self.dst_label})" if self.dst_label else ""
-        return f"{self.src} [{self.src_ip}] -> {self.dst}{to} {self.proto}{port}"
+        src = f"[{self.src_ip}]" if self.bound else f"[unbound, model: {self.src_ip}]"
+        return f"{self.src} {src} -> {self.dst}{to} {self.proto}{port}"
 
     def packet(self, sport: int = 40000) -> Packet:
         """The model's packet for this probe (TCP/UDP from ``sport``)."""

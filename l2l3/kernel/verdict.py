@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l2l3.kernel.exchange import Exchange, ExchangeAnswer
 from l2l3.kernel.probes import Answer, Outcome, Probe, default_protos, source_for
 from l2l3.kernel.realization import Realization, external_address
 from l2l3.model.endpoints import Endpoint
@@ -36,6 +37,18 @@ class KernelCheck:
     note: str = ""
 
 
+#: What a ``connect`` probes when it names no protocol (SCTP exchanges are not run).
+EXCHANGE_PROTOS = (Proto.ICMP, Proto.TCP, Proto.UDP)
+
+
+def is_connect(query: object) -> bool:
+    """Whether ``query`` is a ``connect`` / ``no connect`` query (language section 8)."""
+    from l2l3.model import types
+
+    cls = getattr(types, "Connect", None)
+    return cls is not None and isinstance(query, cls)
+
+
 def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
     """The kernel's reading of :meth:`Goal.met_by`: on what one probe observed.
 
@@ -56,20 +69,27 @@ def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
 
 
 def check_probes(
-    rz: Realization, query: object, witness: Packet | None = None
+    rz: Realization, query: object, witness: Packet | None = None, *, exchanges: bool | None = None
 ) -> list[tuple[Endpoint, Endpoint, list[Probe]]]:
     """The probes that measure ``query``: per (source, destination) endpoint pair,
     ICMP/TCP/UDP (SCTP too where it is distinct; or the query's protocol) to
     port 80 (or the query's port),
-    plus the checker's witness packet when it has one."""
+    plus the checker's witness packet when it has one.
+
+    For a ``connect`` query (:func:`is_connect`) the probes are exchanges
+    (:mod:`l2l3.kernel.exchange`): ICMP, TCP and UDP (or the query's
+    protocol), and where the model lets the stack pick its source (a node or
+    external sender) each once more from an unbound socket. ``exchanges=True``
+    asks for those for the request of another query (a ``reach``)."""
     from l2l3.model.endpoints import as_destination, resolve
     from l2l3.model.types import Isolated
 
     net = rz.net
     out: list[tuple[Endpoint, Endpoint, list[Probe]]] = []
     dirs = []
-    if isinstance(query, Reach | NatAs):
-        dirs.append((query.src, query.dst, query.headers))
+    connect = is_connect(query) if exchanges is None else exchanges
+    if isinstance(query, Reach | NatAs) or connect:
+        dirs.append((query.src, query.dst, query.headers))  # type: ignore[attr-defined]
     elif isinstance(query, Isolated):
         dirs += [(query.a, query.b, query.headers), (query.b, query.a, query.headers)]
     for a, b, h in dirs:
@@ -95,10 +115,14 @@ def check_probes(
                 if src_ip is None:
                     continue
                 protos = [h.proto] if h.proto is not None else default_protos(net)
+                if connect and h.proto is None:
+                    protos = list(EXCHANGE_PROTOS)
                 probes = []
                 for pr in protos:
                     port = 0 if pr == Proto.ICMP else (h.port if h.port is not None else 80)
                     probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label))
+                    if connect and s.src is None and s.stack is not None:
+                        probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label, bound=False))
                 if witness is not None and witness.src == src_ip and witness.dst == dst:
                     wp = Probe(
                         sid,
@@ -145,3 +169,53 @@ def kernel_verdict(
     else:  # no reach / isolated
         status = "violated" if any(p.ok for p in pairs) else "holds"
     return KernelCheck(status, pairs, "over the packets probed")
+
+
+def exchange_meets(goal: Goal, probe: Probe, answer: ExchangeAnswer, e: Exchange) -> bool:
+    """The kernel's reading of a connect goal on one exchange: the request was
+    delivered as ``goal`` asks of it (receiver, NAT flags, source) *and* the
+    answer came back into the sender's stack from the address and port the
+    request was sent to, to the address it was sent from (:attr:`Exchange.ok`)."""
+    if not e.ok:
+        return False
+    if goal.receivers is not None and e.to not in goal.receivers:
+        return False
+    sent_from = answer.sent_from or probe.src_ip
+    natted = e.src != sent_from or e.dst != probe.dst
+    if goal.nat is NatMode.WITH and not natted:
+        return False
+    if goal.nat is NatMode.WITHOUT and natted:
+        return False
+    return e.src not in goal.src_not
+
+
+def connect_verdict(
+    query: object,
+    measured: list[tuple[Endpoint, Endpoint, list[Probe]]],
+    answers: dict[Probe, ExchangeAnswer],
+) -> KernelCheck:
+    """The kernel's verdict on a ``connect`` / ``no connect`` query over the exchanges
+    of :func:`check_probes` (run by :class:`~l2l3.kernel.exchange.Exchanger`).
+
+    ``query`` carries the request's fields (``src``, ``dst``, ``headers``,
+    ``negated``, ``nat``, ``via_mac``), as a ``Connect`` or, for the same
+    request, a ``Reach``. ``via mac`` is not measured on exchanges.
+    """
+    q: Reach = query  # type: ignore[assignment]
+    if q.via_mac:
+        return KernelCheck("not measured", [], "exchanges do not measure via mac")
+    if q.headers.proto is not None and q.headers.proto not in EXCHANGE_PROTOS:
+        return KernelCheck("not measured", [], f"{q.headers.proto} exchanges are not probed")
+    request = Reach(src=q.src, dst=q.dst, headers=q.headers, nat=q.nat)
+    pairs = []
+    for s, d, probes in measured:
+        goal = delivery_goal([d], request)
+        ok = any(exchange_meets(goal, p, answers[p], e) for p in probes for e in answers[p].exchanges)
+        pairs.append(PairResult(s.label, d.label, probes, ok))
+    if not pairs:
+        return KernelCheck("not measured", [], "no endpoint pair could be probed")
+    if q.negated:
+        status = "violated" if any(p.ok for p in pairs) else "holds"
+    else:
+        status = "holds" if all(p.ok for p in pairs) else "violated"
+    return KernelCheck(status, pairs, "over the exchanges probed")
