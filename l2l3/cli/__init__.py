@@ -218,6 +218,11 @@ def cmd_expand(args: argparse.Namespace) -> int:
     for w in warns:
         print(w.render(), file=sys.stderr)
     sys.stdout.write(render(spec, comments))
+    if spec.services:  # kube-proxy's rules are derived, not written: shown as comments
+        from l2l3.model.network import Network
+        from l2l3.model.profiles.services import expansion_text
+
+        sys.stdout.write(expansion_text(Network(spec)))
     return 0
 
 
@@ -234,8 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version, help="print the version of l2l3 and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from l2l3.cli.check import register as register_check
+    from l2l3.cli.diff import register as register_diff
 
     register_check(sub)
+    register_diff(sub)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)

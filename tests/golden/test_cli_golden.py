@@ -20,6 +20,12 @@ CASES: dict[str, list[str]] = {
     "check-witness-all": ["check", "examples/l2bridge-alone.l2l3", "--witness", "all"],
     "check-one-by-glob": ["check", "examples/shared-stack.l2l3", "--check", "linux-*"],
     "check-strict": ["check", "examples/windows-cni-flannel.l2l3", "--strict", "--witness", "none"],
+    "diff-lost": [
+        "diff",
+        "examples/policy-enforced.l2l3",
+        "tests/golden/cli/policy-enforced-everywhere.l2l3",
+    ],
+    "diff-equal": ["diff", "examples/policy-enforced.l2l3", "examples/policy-enforced.l2l3"],
 }
 
 
