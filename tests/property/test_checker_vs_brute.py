@@ -12,7 +12,10 @@ Windows l2bridge (from netgen.rich_networks).
 
 Restoring the old source-class key (node, bridge, written routes,
 namespace, labels, prefix length — not the subnet) makes
-``test_checker_agrees_with_brute_force`` fail within its CI examples.
+``test_checker_agrees_with_brute_force`` fail within its CI examples; so
+does a policy screen that refuses every policy-guarded pod (a third of the
+networks enforce policy everywhere, with peers naming the labels pods
+carry, so guarded pods that senders do reach are common).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from l2l3.model.types import (
     PolicyRule,
     Proto,
     Reach,
+    SelectorPeer,
     Spec,
     StackMode,
 )
@@ -85,6 +89,13 @@ def checker_networks(draw: st.DrawFn) -> Spec:
         if draw(st.integers(0, 3)) == 0:
             pods.append(Pod(name="h", mode=StackMode.HOST_NETWORK, namespace="ns0", labels=LABELS[0]))
         nodes.append(replace(node, pods=tuple(pods)))
+    # guarded pods that some senders may reach: where the policy screen acts.
+    # rich_networks' selector peers name labels (app=aJ) that the relabelling
+    # above removed, so a peer naming the labels pods now carry is added, and
+    # policy is enforced on every node of such a network
+    guarded = draw(st.integers(0, 2)) == 0
+    if guarded:
+        nodes = [replace(n, enforce_policy=True) for n in nodes]
     policies = []
     for pol in spec.policies:
         if draw(st.booleans()):
@@ -92,6 +103,9 @@ def checker_networks(draw: st.DrawFn) -> Spec:
                 cidr=N("10.1.0.0/16"), exceptions=draw(st.sampled_from([(), (N("10.1.1.0/24"),)]))
             )
             pol = replace(pol, ingress=(*pol.ingress, PolicyRule(peers=(cidr,))))
+        if guarded or draw(st.integers(0, 3)) == 0:
+            peer = SelectorPeer(pods=LabelSelector(match=draw(st.sampled_from(LABELS))))
+            pol = replace(pol, ingress=(*pol.ingress, PolicyRule(peers=(peer,))))
         select = draw(st.sampled_from([(), *LABELS]))
         policies.append(replace(pol, select=LabelSelector(match=select)))
     externals = spec.externals
