@@ -10,8 +10,10 @@ through ``check``, ``expand`` and ``trace`` in a pool of worker processes
 * inputs run, per family; inputs per second;
 * the exit-status histogram of each command;
 * tracebacks grouped by exception type and innermost l2l3 frame;
-* hangs (the input's time ran out: the worker's alarm, or the parent killed
-  the worker ``--grace`` seconds later), grouped by command and where;
+* hangs (the input's time ran out: the worker's alarm — on its CPU time by
+  default, ``--clock``, so a machine busy with other work does not make
+  hangs — or the parent killed the worker much later), grouped by command
+  and where;
 * contract, diagnostic and round-trip findings (see the harness).
 
 Other engineers edit the working tree while a campaign runs (a worker that
@@ -114,7 +116,7 @@ def _summary(r: Any) -> dict[str, Any]:
     }
 
 
-def worker(conn: Connection, seconds: float, commands: tuple[str, ...], memory_mb: int) -> None:
+def worker(conn: Connection, seconds: float, commands: tuple[str, ...], memory_mb: int, cpu: bool) -> None:
     """Run inputs sent on ``conn`` until None; report each command's start and each input's runs."""
     import resource
     import signal
@@ -134,6 +136,7 @@ def worker(conn: Connection, seconds: float, commands: tuple[str, ...], memory_m
             inp,
             commands=commands,
             seconds=seconds,
+            cpu=cpu,
             on_start=lambda c, idx=idx: conn.send(("start", idx, c)),
             on_run=lambda r, idx=idx: conn.send(("run", idx, _summary(r))),
         )
@@ -299,12 +302,15 @@ def campaign(args: argparse.Namespace) -> Figures:
     def spawn() -> Slot:
         a, b = ctx.Pipe()
         proc = ctx.Process(
-            target=worker, args=(b, args.seconds_per_input, commands, args.memory_mb), daemon=True
+            target=worker,
+            args=(b, args.seconds_per_input, commands, args.memory_mb, args.clock == "cpu"),
+            daemon=True,
         )
         proc.start()
         b.close()
         return Slot(proc, a)
 
+    kill_after = (args.seconds_per_input + args.grace) * (args.wall_factor if args.clock == "cpu" else 1)
     slots = [spawn() for _ in range(args.workers)]
     idx = 0
     exhausted = False
@@ -379,7 +385,7 @@ def campaign(args: argparse.Namespace) -> Figures:
                     feed(s)
             now = time.monotonic()
             for i, s in enumerate(slots):
-                if s.idx is not None and now - s.started > args.seconds_per_input + args.grace:
+                if s.idx is not None and now - s.started > kill_after:
                     slots[i] = fresh = lost(s, "killed")
                     feed(fresh)
             if args.progress and now - last_progress > args.progress:
@@ -450,6 +456,7 @@ def at_revision(args: argparse.Namespace) -> int:
                 "--grace",
                 str(args.grace),
             ),
+            *("--clock", args.clock, "--wall-factor", str(args.wall_factor)),
             *("--workers", str(args.workers), "--seed", str(args.seed), "--chunk", str(args.chunk)),
             *("--families", args.families, "--commands", args.commands, "--memory-mb", str(args.memory_mb)),
             *("--keep", str(args.keep), "--progress", str(args.progress)),
@@ -468,6 +475,15 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds-per-input", type=float, default=10.0, help="time for all commands of one input"
     )
     ap.add_argument("--grace", type=float, default=5.0, help="then the worker is killed (default 5 s)")
+    ap.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="what --seconds-per-input counts: the worker's CPU time (default; a busy machine "
+        "does not make hangs) or wall time; with cpu the parent kills a worker only after "
+        "--wall-factor times the limit plus the grace in wall time",
+    )
+    ap.add_argument("--wall-factor", type=float, default=20.0, help="see --clock (default 20)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=1000, help="inputs per Hypothesis run (default 1000)")

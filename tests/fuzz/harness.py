@@ -125,22 +125,28 @@ def materialize(inp: FuzzInput, directory: Path) -> str:
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`Hang` in the body after ``seconds`` (main thread only; no-op otherwise)."""
+def time_limit(seconds: float | None, *, cpu: bool = False) -> Iterator[None]:
+    """Raise :class:`Hang` in the body after ``seconds`` (main thread only; no-op otherwise).
+
+    ``cpu``: count the process's CPU time (user + system, ``ITIMER_PROF``)
+    instead of wall time, so that a machine busy with other work does not
+    turn slow-but-finite inputs into hangs.
+    """
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def ring(_sig: int, _frame: object) -> None:
-        raise Hang(f"no answer within {seconds:g} s")
+        raise Hang(f"no answer within {seconds:g} {'CPU ' if cpu else ''}s")
 
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
+    old = signal.signal(sig, ring)
+    signal.setitimer(timer, max(seconds, 0.001))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(timer, 0)
+        signal.signal(sig, old)
 
 
 # ---------------------------------------------------------------- arguments
@@ -329,16 +335,19 @@ def run_input(
     *,
     commands: tuple[str, ...] = COMMANDS,
     seconds: float | None = None,
+    cpu: bool = False,
     oracles: bool = True,
     on_start: Callable[[str], None] | None = None,
     on_run: Callable[[Run], None] | None = None,
 ) -> list[Run]:
-    """Every command on ``inp``; ``seconds`` bounds them all together (a hang stops the rest).
+    """Every command on ``inp``; ``seconds`` bounds them all together (a hang stops the rest),
+    in CPU seconds of this process when ``cpu`` (see :func:`time_limit`), else wall seconds.
 
     ``on_start(command)`` is called before each command, ``on_run(run)`` after it.
     """
     runs: list[Run] = []
-    deadline = time.monotonic() + seconds if seconds else None
+    clock = time.process_time if cpu else time.monotonic
+    deadline = clock() + seconds if seconds else None
     with tempfile.TemporaryDirectory(prefix="l2l3fuzz") as d:
         path = materialize(inp, Path(d))
         for command in commands:
@@ -347,11 +356,11 @@ def run_input(
             if on_start is not None:
                 on_start(command)
             t0 = time.monotonic()
-            left = None if deadline is None else deadline - t0
+            left = None if deadline is None else deadline - clock()
             try:
                 if left is not None and left <= 0:
                     raise Hang("no time left")
-                with time_limit(left):
+                with time_limit(left, cpu=cpu):
                     run.argv = argv_for(command, inp, path)
                     rc, run.stdout, run.stderr, exc = call_main(run.argv)
             except Hang as e:

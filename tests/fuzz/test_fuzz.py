@@ -40,7 +40,7 @@ CI = settings(
 
 
 def assert_clean(inp: FuzzInput, seconds: float = SECONDS) -> None:
-    bad = failures(run_input(inp, seconds=seconds, oracles=False))
+    bad = failures(run_input(inp, seconds=seconds, cpu=True, oracles=False))
     if bad:
         pytest.fail(explain(inp, bad), pytrace=False)
 
@@ -98,6 +98,28 @@ def test_a_hang_is_cut_short_and_reported(monkeypatch: pytest.MonkeyPatch) -> No
     runs = run_input(FuzzInput("test", SPEC), seconds=0.5)
     assert [p.category for r in runs for p in r.problems] == ["hang"]
     assert runs[0].command == "check" and len(runs) == 1 and runs[0].seconds < 5
+
+
+def test_a_cpu_bound_hang_is_cut_short_on_the_cpu_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``cpu``, the limit counts CPU seconds: a spinning check is cut, and
+    time spent asleep (a busy machine, seen from the input) does not count."""
+    import time
+
+    import l2l3.api
+
+    def spin(*_a: object, **_k: object) -> None:
+        while True:
+            pass
+
+    monkeypatch.setattr(l2l3.api, "check", spin)
+    runs = run_input(FuzzInput("test", SPEC), seconds=0.3, cpu=True)
+    assert [p.category for r in runs for p in r.problems] == ["hang"]
+    assert "CPU" in runs[0].problems[0].detail
+
+    monkeypatch.setattr(l2l3.api, "check", lambda *_a, **_k: time.sleep(3))
+    runs = run_input(FuzzInput("test", SPEC), commands=("check",), seconds=2, cpu=True)
+    assert runs[0].seconds >= 3
+    assert "hang" not in [p.category for r in runs for p in r.problems]
 
 
 def test_exit_2_without_a_message_breaks_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
