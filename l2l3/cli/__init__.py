@@ -240,9 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from l2l3.cli.check import register as register_check
     from l2l3.cli.diff import register as register_diff
+    from l2l3.cli.graph import register as register_graph
 
     register_check(sub)
     register_diff(sub)
+    register_graph(sub)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)

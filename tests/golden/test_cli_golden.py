@@ -25,6 +25,8 @@ CASES: dict[str, list[str]] = {
         "examples/policy-enforced.l2l3",
         "tests/golden/cli/policy-enforced-everywhere.l2l3",
     ],
+    "graph-with-routes": ["graph", "examples/l2bridge-alone.l2l3", "--check", "with-routes"],
+    "graph-flannel-mermaid": ["graph", "examples/windows-cni-flannel.l2l3", "--format", "mermaid"],
     "diff-equal": ["diff", "examples/policy-enforced.l2l3", "examples/policy-enforced.l2l3"],
 }
 
