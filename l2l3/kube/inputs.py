@@ -37,7 +37,9 @@ from l2l3.kube.errors import KubeError, Note
 from l2l3.kube.load import Cluster as KubeCluster
 from l2l3.kube.load import load
 from l2l3.kube.provenance import Notes, input_error, kube_span, note_diagnostic, quiet_gc
+from l2l3.kube.source import read_text
 from l2l3.kube.translate import translate
+from l2l3.kube.windows import NodeStates, node_states
 from l2l3.model.profiles import expand
 from l2l3.model.types import Cluster, Span, Spec
 
@@ -178,10 +180,13 @@ class _Lines:
         if lines is None:
             text = self.texts.get(span.file)
             if text is None:
-                try:
-                    text = Path(span.file).read_text(encoding="utf-8-sig", errors="replace")
-                except (OSError, ValueError):
-                    text = ""
+                try:  # UTF-8 with or without BOM, UTF-16/32 with BOM (PowerShell's dumps)
+                    text = read_text(span.file)
+                except KubeError:
+                    try:
+                        text = Path(span.file).read_text(encoding="utf-8-sig", errors="replace")
+                    except (OSError, ValueError):
+                        text = ""
             lines = self.cache[span.file] = source_lines(text)
         return lines[span.line - 1] if span.line <= len(lines) else ""
 
@@ -317,11 +322,18 @@ def _load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None) -> C
     first = kc.spec_files[0] if len(kc.spec_files) == 1 else (names[0] if names else "<kubernetes>")
     try:
         block = _merge_blocks(raws)
-        if not _has_kubernetes(kc):  # .l2l3 files only (a directory of them): one spec, nothing to translate
-            return _specs_as_one(kc, raws, block, cni, first, texts, warnings)
-        choice = _choose_cni(cni, block, kc, names)
         segments = tuple(s for r in raws for s in r.segments)
+        try:  # a Windows node's HNS / docker / Get-NetRoute JSON (l2l3.kube.windows)
+            state = node_states(kc, segments)
+        except KubeError as e:
+            raise _kube_error(e) from None
+        kc = state.kube
+        if not _has_kubernetes(kc) or state.alone(cni, block):  # nothing for a CNI to translate
+            return _specs_as_one(kc, raws, block, cni, first, texts, warnings, state)
+        choice = _choose_cni(cni, block, kc, names)
         tr = translate(kc, choice, segments, name=block.name if block is not None else "kubernetes")
+        if state:
+            tr.spec, tr.notes = state.merge(tr.spec, tr.notes)
     except SpecError as e:
         raise _fill_error(e, texts) from None
     t = tr.spec
@@ -373,8 +385,9 @@ def _specs_as_one(
     first: str,
     texts: dict[str, str],
     warnings: list[Diagnostic],
+    state: NodeStates | None = None,
 ) -> ClusterInput:
-    """Several .l2l3 files found in a directory: one spec of all their statements."""
+    """Several .l2l3 files found in a directory (and node states): one spec of all their statements."""
     if cni:
         if block is not None:
             words, options = _profile(cni, [first])
@@ -385,24 +398,26 @@ def _specs_as_one(
                     Span(first, 1, 1), "--cni has no effect: no cluster block", severity=Severity.WARNING
                 )
             )
+    st_ns, st_pol, st_notes = state.kubernetes() if state else ((), (), [])
     raw = Spec(
         file=first,
         cluster=block,
-        namespaces=tuple(n for r in raws for n in r.namespaces),
-        segments=tuple(s for r in raws for s in r.segments),
+        namespaces=st_ns + tuple(n for r in raws for n in r.namespaces),
+        segments=tuple(s for r in raws for s in r.segments) + tuple(state.segments if state else ()),
         externals=tuple(e for r in raws for e in r.externals),
-        nodes=tuple(n for r in raws for n in r.nodes),
-        policies=tuple(p for r in raws for p in r.policies),
+        nodes=tuple(state.nodes if state else ()) + tuple(n for r in raws for n in r.nodes),
+        policies=st_pol + tuple(state.policies if state else ()) + tuple(p for r in raws for p in r.policies),
         checks=tuple(c for r in raws for c in r.checks),
         source="",
     )
     spec, warns = _expand_validate(raw, texts)
-    notes = [note_diagnostic(n) for n in kc.notes]
+    all_notes = list(kc.notes) + st_notes + (state.notes if state else [])
+    notes = [note_diagnostic(n) for n in all_notes]
     return ClusterInput(
         raw=raw,
         spec=spec,
         warnings=_Lines(texts).fill(warnings + warns + notes),
-        notes=list(kc.notes),
+        notes=all_notes,
         kube=kc,
         spec_files=kc.spec_files,
         texts=texts,
