@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from l2l3.model.types import Proto
+
 if TYPE_CHECKING:
     from l2l3.model.network import Iface, Stack
 
@@ -24,6 +26,13 @@ L2BRIDGE_MAC_REWRITE = True
 #: "egress" — to endpoint traffic leaving the node by any interface that is not
 #: the endpoint's own bridge (so also into a VXLAN tunnel).
 OUTBOUND_NAT_AT = "nic"
+
+#: Whether HNS OutBoundNAT translates ICMP. False (the default): VFP "doesn't
+#: support ICMP packet transpositions" (Kubernetes docs, Windows networking,
+#: Limitations; microsoft/SDN#170), so an ICMP packet OutBoundNAT would rewrite
+#: leaves with the endpoint's own address ("ping fails, curl works"); TCP, UDP
+#: and SCTP are translated. True: ICMP is translated like the others.
+OUTBOUND_NAT_ICMP = False
 
 #: Windows stacks answer ARP only on the interface that holds the address
 #: (strong host, §1(g) UNVERIFIED). True: like Linux's arp_ignore=0, any
@@ -43,3 +52,8 @@ def outbound_nat_source(st: Stack, out: Iface, bridge: str) -> object | None:
         nic = next((i for i in st.ifaces.values() if i.switch and i.switch.startswith("seg:")), None)
         return nic.primary if nic is not None else None
     return None
+
+
+def outbound_nat_translates(proto: Proto) -> bool:
+    """Whether HNS OutBoundNAT rewrites a packet of ``proto`` (see ``OUTBOUND_NAT_ICMP``)."""
+    return OUTBOUND_NAT_ICMP or proto != Proto.ICMP

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from l2l3.model.choices import outbound_nat_source
+from l2l3.model.choices import outbound_nat_source, outbound_nat_translates
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import policy_verdict
@@ -172,6 +172,8 @@ class Simulator:
                     continue
                 if any(dst in e for e in ob.exceptions):
                     continue
+                if not outbound_nat_translates(l3(pkt)[2]):
+                    continue  # VFP leaves ICMP as it is (choices.OUTBOUND_NAT_ICMP)
                 new = set_l3(pkt, src=new_src)
                 c = replace(ctx, nat=True).hop(
                     st.id, f"outbound-nat {ob.bridge}: src {src} -> {new_src}", new, ob.span

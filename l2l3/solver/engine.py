@@ -23,7 +23,7 @@ from ipaddress import IPv4Address
 
 import z3
 
-from l2l3.model.choices import outbound_nat_source
+from l2l3.model.choices import outbound_nat_source, outbound_nat_translates
 from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import EffRoute, Iface, Network, Stack
 from l2l3.model.packet import Disposition, Packet
@@ -433,7 +433,10 @@ class Engine(L2Stages, Delivery):
                     for p in self.net.pods.values()
                     if p.node == st.node and p.pod.bridge == ob.bridge and p.pod.ip is not None
                 ]
-                yield conj(one_of(src, members), neg(in_any(dst, ob.exceptions))), to_ob
+                icmp = TRUE  # VFP leaves ICMP as it is unless choices.OUTBOUND_NAT_ICMP
+                if not outbound_nat_translates(Proto.ICMP):
+                    icmp = neg(proto_is(self._l3(pkt)[2], Proto.ICMP))
+                yield conj(one_of(src, members), neg(in_any(dst, ob.exceptions)), icmp), to_ob
             for r in st.snats:
                 if r.out is not None and r.out != out.name:
                     continue

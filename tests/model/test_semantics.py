@@ -83,9 +83,10 @@ def test_l2bridge_same_node_pods_switch_with_their_own_macs() -> None:
 
 
 def test_outbound_nat_translates_to_the_node_address_outside_the_exceptions() -> None:
-    """CNI-SEMANTICS §1(e): OutBoundNAT SNATs endpoint traffic not in ExceptionList."""
+    """CNI-SEMANTICS §1(e): OutBoundNAT SNATs endpoint traffic not in ExceptionList (TCP;
+    ICMP is not translated: tests/model/test_six_fixes.py)."""
     net = net_of(WIN_AND_LINUX)
-    out = one(l2l3.trace(net, "win1/iis", "198.51.100.9"))
+    out = one(l2l3.trace(net, "win1/iis", "198.51.100.9", Proto.TCP, 443))
     assert out.delivered_to == "external web" and out.final is not None
     assert out.final.src == A("10.127.130.38")
     inside = one(l2l3.trace(net, "win1/iis", "10.244.1.5"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import l2l3
+from l2l3.model import choices
 from l2l3.model.network import Network
 
 # Two nodes on one segment, both written with the shorthand; {cni} is the cluster's profile line.
@@ -83,3 +84,31 @@ def test_calico_windows_nat_outgoing_off_drops_outbound_nat(cni: str) -> None:
     assert verdict(on, f"nat win1/iis -> {q} as 10.127.130.38") == "holds"
     assert verdict(off, f"reach win1/iis -> {q} without nat") == "holds"
     assert verdict(off, f"nat win1/iis -> {q} as 10.127.130.38") == "violated"
+
+
+# --------------------------------------------------------------------------
+# 1. Windows OutBoundNAT does not translate ICMP
+
+
+@pytest.mark.parametrize("cni", ["flannel host-gw", "flannel vxlan", "calico bgp"])
+def test_outbound_nat_leaves_icmp_untranslated(cni: str) -> None:
+    """Kubernetes docs, Windows networking, Limitations: VFP "doesn't support ICMP
+    packet transpositions", so pings from Windows pods to destinations outside the
+    OutBoundNAT exceptions leave with the pod's address (microsoft/SDN#170: "ping
+    fails, curl works"); TCP and UDP are translated. win-bridge (flannel host-gw,
+    calico bgp) and win-overlay (flannel vxlan) alike. Switch: choices.OUTBOUND_NAT_ICMP."""
+    net = net_of(cni)
+    out = "win1/iis -> 203.0.113.7"
+    assert verdict(net, f"nat {out} tcp port 80 as 10.127.130.38") == "holds"
+    assert verdict(net, f"nat {out} udp port 53 as 10.127.130.38") == "holds"
+    assert verdict(net, f"reach {out} icmp without nat") == "holds"
+    assert verdict(net, f"nat {out} icmp as 10.127.130.38") == "violated"
+    assert verdict(net, f"reach {out} icmp with nat") == "violated"
+
+
+def test_outbound_nat_icmp_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch's other setting: ICMP translated like TCP/UDP (the model before the
+    Kubernetes docs' limitation was applied)."""
+    monkeypatch.setattr(choices, "OUTBOUND_NAT_ICMP", True)
+    net = net_of("flannel host-gw")
+    assert verdict(net, "nat win1/iis -> 203.0.113.7 icmp as 10.127.130.38") == "holds"

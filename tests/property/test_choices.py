@@ -19,6 +19,7 @@ FLIPS = [
     ("L2BRIDGE_MAC_REWRITE", False),
     ("OUTBOUND_NAT_AT", "egress"),
     ("WINDOWS_ARP_ANY_LOCAL", True),
+    ("OUTBOUND_NAT_ICMP", True),
 ]
 
 
