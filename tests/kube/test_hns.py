@@ -245,3 +245,19 @@ def test_same_verdicts_as_the_seed_l2bridge_example() -> None:
 def test_exceptions_are_networks() -> None:
     n = node([str(V1)], "win1")
     assert all(isinstance(e, IPv4Network) for ob in n.outbound_nats for e in ob.exceptions)
+
+
+def test_state_node_in_a_cluster_from_manifests(capsys: pytest.CaptureFixture[str]) -> None:
+    """Kubernetes Nodes win1 and lin1 under flannel host-gw: win1 is built from its HNS state (the Node
+    with its ManagementIP as InternalIP), lin1 from the profile, which routes win1's podCIDR via its node
+    IP as flannel's host-gw backend does for every lease (CNI-SEMANTICS §1(d), §6)."""
+    mixed = SAMPLES / "mixed-flannel"
+    rc, out, err = run(capsys, "check", str(V1 / "win1"), str(mixed))
+    assert rc == 0, out + err
+    assert "3 checks: 3 hold" in out
+    raw = load_cluster([str(V1 / "win1"), str(mixed)]).raw
+    win1 = next(n for n in raw.nodes if n.name == "win1")
+    lin1 = next(n for n in raw.nodes if n.name == "lin1")
+    assert win1.ip is None and [b.name for b in win1.bridges] == ["nat", "cbr0"]
+    assert [(str(r.prefix), str(r.via)) for r in lin1.routes] == [("10.244.3.0/24", "10.127.130.38")]
+    assert {p.name for p in win1.pods} == {"iis", "_9a8b7c6d5e4f4a3b2c1d0e9f8a7b6c5d"}

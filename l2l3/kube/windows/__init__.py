@@ -23,7 +23,7 @@ from l2l3.kube.translate import METADATA_NAME, policy
 from l2l3.kube.windows.build import build_node, writable
 from l2l3.kube.windows.place import host_address, segments_for
 from l2l3.kube.windows.read import read_states, shape
-from l2l3.model.types import NamespaceDecl, Node, Policy, Segment, Spec
+from l2l3.model.types import NamespaceDecl, Node, Policy, Route, Segment, Spec
 
 __all__ = ["NodeStates", "node_states", "shape"]
 
@@ -92,13 +92,59 @@ class NodeStates:
         notes.extend(tr_notes)
         self.unmatched(notes)
         notes.extend(self.notes)
-        nodes = tuple(n for n in spec.nodes if n.name not in mine) + tuple(self.nodes)
+        replaced = [n for n in spec.nodes if n.name in mine and n.ip is not None and n.subnet is not None]
+        kept = [n for n in spec.nodes if n.name not in mine]
+        if replaced and spec.cluster is not None:
+            kept = self._routes_to(replaced, kept, spec.cluster.cni, notes)
+        nodes = tuple(kept) + tuple(self.nodes)
         return replace(
             spec,
             nodes=nodes,
             segments=spec.segments + tuple(self.segments),
             policies=spec.policies + tuple(self.policies),
         ), notes.items
+
+    def _routes_to(
+        self, replaced: list[Node], kept: list[Node], cni: tuple[str, ...], notes: Notes
+    ) -> list[Node]:
+        """The profile nodes' routes to the pod subnets of the nodes the states replace.
+
+        A node built from its state is no profile peer, so the profile gives the
+        others no route to its podCIDR; under a routed CNI (flannel host-gw,
+        calico bgp: a route to each peer's podCIDR via its node IP) they get it
+        written here. Under other CNIs they get none, and a note says so.
+        """
+        span = self.nodes[0].span
+        if cni not in ROUTED_CNIS:
+            who = ", ".join(n.name for n in replaced)
+            notes.add(
+                span,
+                f"cni {' '.join(cni)}: how the other nodes reach the pods of {who} (built from its state) is "
+                "not modelled; they get no route to its pod subnet",
+            )
+            return kept
+        out = []
+        for n in kept:
+            if n.ip is None:
+                out.append(n)
+                continue
+            extra = tuple(
+                Route(prefix=r.subnet, via=r.ip, dev="eth0", span=span)
+                for r in replaced
+                if r.subnet is not None
+            )
+            out.append(replace(n, routes=n.routes + extra))
+        notes.assumed(
+            span,
+            f"cni {' '.join(cni)}: the other nodes route "
+            + ", ".join(f"{r.name}'s podCIDR {r.subnet} via {r.ip}" for r in replaced)
+            + " (a route to each peer's podCIDR via its node IP, as the CNI programs it for its own nodes)",
+        )
+        return out
+
+
+#: CNIs that route each node's podCIDR via its node IP (CNI-SEMANTICS §1(d), §6, §7)
+ROUTED_CNIS = (("flannel", "host-gw"), ("calico", "bgp"))
 
 
 def _v4(text: str | None) -> IPv4Address | None:
