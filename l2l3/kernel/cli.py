@@ -200,7 +200,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from l2l3.kernel.snapshot import snapshot_text
 
-    text = snapshot_text(args.netns, strip=args.strip_prefix)
+    dirs = tuple(Path(d) for d in args.cni_cache) if args.cni_cache else None
+    if args.record:
+        import json
+
+        from l2l3.kernel.snapshot_node import gather
+
+        rec = gather(args.root, **({"cache_dirs": dirs} if dirs else {}))
+        text = json.dumps(rec, indent=1, sort_keys=True) + "\n"
+    else:
+        text = snapshot_text(
+            args.netns,
+            strip=args.strip_prefix,
+            root=args.root,
+            name=args.name,
+            cache_dirs=dirs,
+            recording=args.from_file,
+        )
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -232,14 +248,42 @@ def register(subparsers: Any) -> None:
     v.add_argument("--keep", action="store_true", help="leave the namespaces in place afterwards")
     v.add_argument("-v", "--verbose", action="store_true", help="show every pair of every check")
     v.set_defaults(func=cmd_verify, _parser=v)
-    s = subparsers.add_parser("snapshot", help="write live Linux network namespaces as a spec")
-    s.add_argument(
+    s = subparsers.add_parser(
+        "snapshot",
+        help="write a Linux node (its root namespace and pods) or named namespaces as a spec",
+    )
+    which = s.add_mutually_exclusive_group()
+    which.add_argument(
         "--netns",
-        default="*",
+        default=None,
         type=netns_pattern,
         metavar="PATTERN",
-        help="glob of namespace names (default: all)",
+        help="named namespaces matching this glob, each read on its own (e.g. what realize made)",
     )
+    which.add_argument(
+        "--root",
+        default=None,
+        type=netns_pattern,
+        metavar="NETNS",
+        help="a named netns standing in for the node's root namespace (default: the real root)",
+    )
+    which.add_argument(
+        "--from",
+        dest="from_file",
+        default=None,
+        metavar="FILE",
+        help="a file `snapshot --record` wrote (read on another machine)",
+    )
+    s.add_argument("--name", default=None, metavar="NODE", help="the node's name (default: the host name)")
+    s.add_argument(
+        "--cni-cache",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="a libcni result cache directory (repeatable; default: /var/lib/cni/results, "
+        "/var/lib/cni/cache/results)",
+    )
+    s.add_argument("--record", action="store_true", help="write what was read as JSON instead of a spec")
     s.add_argument(
         "--strip-prefix",
         default=None,

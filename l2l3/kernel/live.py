@@ -65,22 +65,68 @@ def enter(name: str) -> list[str]:
     return ["nsenter", f"--net={name}"] if name.startswith("/") else ["ip", "netns", "exec", name]
 
 
-def read_netns(name: str, nsids: dict[int, str] | None = None) -> LiveNetns:
-    """Read netns ``name`` (a name or a path; ``lo`` left out; an address without its
-    connected route as a /32). ``nsids`` (nsid -> name of the other netns) replaces
-    ``ip netns list-id``, which names only namespaces under /var/run/netns."""
+SYSCTL_CHECKS = (
+    ("net/bridge/bridge-nf-call-iptables", "1", "bridged frames go through iptables (br_netfilter)"),
+    ("net/ipv4/conf/all/rp_filter", "1", "reverse-path filter is on (strict)"),
+    ("net/ipv4/conf/all/rp_filter", "2", "reverse-path filter is on (loose)"),
+    ("net/ipv4/conf/all/arp_ignore", "1", "arp_ignore=1"),
+    ("net/ipv4/conf/all/accept_redirects", "1", "ICMP redirects are accepted"),
+)
+IFACE_SYSCTLS = ("proxy_arp", "rp_filter", "forwarding")
+
+
+def collect(name: str, nsids: dict[int, str] | None = None) -> dict[str, Any]:
+    """What the tools print in netns ``name`` (a name or a path), as one JSON-able mapping.
+
+    ``nsids`` (nsid -> name of the other netns) replaces ``ip netns list-id``,
+    which names only namespaces under /var/run/netns. This is what
+    :func:`parse_outputs` reads; a recorded copy of it reads the same offline.
+    """
     n = ["ip", "-n", name, "-j"] if not name.startswith("/") else [*enter(name), "ip", "-j"]
-    links = [x for x in _j(n + ["-d", "link", "show"]) if x.get("ifname") != "lo"]
+    out: dict[str, Any] = {
+        "link": _j(n + ["-d", "link", "show"]),
+        "addr": _j(n + ["addr", "show"]),
+        "route": _j(n + ["route", "show", "table", "main"]),
+        "route_all": _j(n + ["route", "show", "table", "all"]),
+        "rule": _j(n + ["rule", "show"]),
+        "neigh": _j(n + ["neigh", "show", "nud", "permanent"]),
+        "fdb": _j([*enter(name), "bridge", "-j", "fdb", "show"]),
+    }
+    if nsids is None:
+        nsids = {int(x["nsid"]): x["name"] for x in _j(n + ["netns", "list-id"]) if "name" in x}
+    out["nsids"] = {str(k): v for k, v in nsids.items()}
+    sysctls: dict[str, str] = {}
+    with in_netns(name):
+        keys = ["net/ipv4/ip_forward", *dict.fromkeys(k for k, _b, _w in SYSCTL_CHECKS)]
+        keys += [f"net/ipv4/conf/{x['ifname']}/{k}" for x in out["link"] for k in IFACE_SYSCTLS]
+        for key in keys:
+            try:
+                sysctls[key] = sysctl_read(key)
+            except OSError:
+                pass
+    out["sysctl"] = sysctls
+    save = subprocess.run([*enter(name), "iptables-save"], capture_output=True, text=True)
+    out["iptables-save"] = save.stdout if save.returncode == 0 else ""
+    out["nft"] = _j([*enter(name), "nft", "-j", "list", "ruleset"]) or None
+    return out
+
+
+def read_netns(name: str, nsids: dict[int, str] | None = None) -> LiveNetns:
+    """Read netns ``name`` (a name or a path): :func:`collect`, then :func:`parse_outputs`."""
+    return parse_outputs(name, collect(name, nsids))
+
+
+def parse_outputs(name: str, out: dict[str, Any]) -> LiveNetns:
+    """A :class:`LiveNetns` from :func:`collect`'s mapping (``lo`` left out; an
+    address without its connected route as a /32)."""
+    links = [x for x in out.get("link", []) if x.get("ifname") != "lo"]
     addrs: dict[str, list[IPv4Interface]] = {}
-    for x in _j(n + ["addr", "show"]):
+    for x in out.get("addr", []):
         for a in x.get("addr_info", []):
             if a.get("family") == "inet" and x["ifname"] != "lo":
                 addrs.setdefault(x["ifname"], []).append(IPv4Interface(f"{a['local']}/{a['prefixlen']}"))
-    routes = _j(n + ["route", "show", "table", "main"])
-    other_routes = [
-        r for r in _j(n + ["route", "show", "table", "all"]) if r.get("table") not in (None, "main", "local")
-    ]
-    rules = _j(n + ["rule", "show"])
+    routes = list(out.get("route", []))
+    other_routes = [r for r in out.get("route_all", []) if r.get("table") not in (None, "main", "local")]
     # an address whose connected route was deleted (the ptp plugin does this)
     # acts as a /32: write it so, or the model would add the route back
     for ifname, lst in addrs.items():
@@ -90,63 +136,40 @@ def read_netns(name: str, nsids: dict[int, str] | None = None) -> LiveNetns:
                 for r in routes
             ):
                 lst[k] = IPv4Interface(f"{a.ip}/32")
-    neigh = _j(n + ["neigh", "show", "nud", "permanent"])
+    sc: dict[str, str] = out.get("sysctl", {})
+    forwarding = sc.get("net/ipv4/ip_forward") == "1"
+    # the model's choices (docs/kernel.md): say so where this netns differs
     checks: list[str] = []
-    fdb = _j(
-        ["bridge", "-n", name, "-j", "fdb", "show"]
-        if not name.startswith("/")
-        else [*enter(name), "bridge", "-j", "fdb", "show"]
-    )
-    if nsids is None:
-        nsids = {int(x["nsid"]): x["name"] for x in _j(n + ["netns", "list-id"]) if "name" in x}
-    with in_netns(name):
-        forwarding = sysctl_read("net/ipv4/ip_forward") == "1"
-        # the model's choices (docs/kernel.md): say so where this netns differs
-        for key, bad, what in (
-            ("net/bridge/bridge-nf-call-iptables", "1", "bridged frames go through iptables (br_netfilter)"),
-            ("net/ipv4/conf/all/rp_filter", "1", "reverse-path filter is on (strict)"),
-            ("net/ipv4/conf/all/rp_filter", "2", "reverse-path filter is on (loose)"),
-            ("net/ipv4/conf/all/arp_ignore", "1", "arp_ignore=1"),
-            ("net/ipv4/conf/all/accept_redirects", "1", "ICMP redirects are accepted"),
+    for key, bad, what in SYSCTL_CHECKS:
+        if sc.get(key) == bad and (
+            not key.startswith("net/bridge") or any(link_kind(x) == "bridge" for x in links)
         ):
-            try:
-                if sysctl_read(key) == bad and (
-                    not key.startswith("net/bridge") or any(link_kind(x) == "bridge" for x in links)
-                ):
-                    checks.append(f"{what}: the model does not do this")
-            except OSError:
-                pass
-        proxy = []
-        for x in links:
-            try:
-                if sysctl_read(f"net/ipv4/conf/{x['ifname']}/proxy_arp") == "1":
-                    proxy.append(x["ifname"])
-                rpf = sysctl_read(f"net/ipv4/conf/{x['ifname']}/rp_filter")
-                if rpf in ("1", "2"):
-                    checks.append(
-                        f"rp_filter {rpf} on {x['ifname']}: the model does not filter by reverse path"
-                    )
-                if (sysctl_read(f"net/ipv4/conf/{x['ifname']}/forwarding") == "1") != forwarding:
-                    checks.append(f"forwarding on {x['ifname']} differs from ip_forward: not expressible")
-            except OSError:
-                pass
-    save = subprocess.run([*enter(name), "iptables-save"], capture_output=True, text=True)
-    nft = _j([*enter(name), "nft", "-j", "list", "ruleset"]) or None
+            checks.append(f"{what}: the model does not do this")
+    proxy = []
+    for x in links:
+        conf = f"net/ipv4/conf/{x['ifname']}/"
+        if sc.get(conf + "proxy_arp") == "1":
+            proxy.append(x["ifname"])
+        rpf = sc.get(conf + "rp_filter")
+        if rpf in ("1", "2"):
+            checks.append(f"rp_filter {rpf} on {x['ifname']}: the model does not filter by reverse path")
+        if conf + "forwarding" in sc and (sc[conf + "forwarding"] == "1") != forwarding:
+            checks.append(f"forwarding on {x['ifname']} differs from ip_forward: not expressible")
     return LiveNetns(
         name,
         links,
         addrs,
         routes,
-        neigh,
-        fdb,
-        nsids,
+        list(out.get("neigh", [])),
+        list(out.get("fdb", [])),
+        {int(k): v for k, v in out.get("nsids", {}).items()},
         forwarding,
         proxy,
-        save.stdout if save.returncode == 0 else "",
+        out.get("iptables-save", ""),
         checks,
-        rules,
+        list(out.get("rule", [])),
         other_routes,
-        nft,
+        out.get("nft"),
     )
 
 

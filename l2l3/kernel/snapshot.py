@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
 
 from l2l3.kernel.iptables import parse_iptables
 from l2l3.kernel.live import LiveNetns, link_kind, link_master, read_netns, veth_peer
@@ -370,13 +371,32 @@ def build(
 
 def _short(key: str) -> str:
     """A namespace's name for naming: its netns name, or ``pidN`` for /proc/N/ns/net."""
+    if key in ("/proc/self/ns/net", "/proc/1/ns/net"):
+        return "root"
     m = re.fullmatch(r"/proc/(\d+)/ns/net", key)
     return f"pid{m.group(1)}" if m else key.rsplit("/", 1)[-1]
 
 
-def snapshot_text(pattern: str = "*", *, strip: str | None = None) -> str:
-    """The spec text of :func:`snapshot` (with its notes as comments)."""
-    return snapshot(pattern, strip=strip).text
+def snapshot_text(
+    pattern: str | None = None,
+    *,
+    strip: str | None = None,
+    root: str | None = None,
+    name: str | None = None,
+    cache_dirs: tuple[Path, ...] | None = None,
+    recording: str | None = None,
+) -> str:
+    """The spec text of a snapshot (its notes as comments): of the named namespaces
+    matching ``pattern``, else of a node (:func:`l2l3.kernel.snapshot_node.snapshot_node`,
+    or the file ``recording`` that ``l2l3 snapshot --record`` wrote)."""
+    if pattern is not None:
+        return snapshot(pattern, strip=strip).text
+    from l2l3.kernel import snapshot_node as sn
+
+    if recording is not None:
+        return sn.from_recording(sn.load_recording(recording), name=name, strip=strip).text
+    dirs = cache_dirs if cache_dirs is not None else sn.CNI_CACHE_DIRS
+    return sn.snapshot_node(root, name=name, cache_dirs=dirs, strip=strip).text
 
 
 def _routes(ns: LiveNetns, rename: dict[str, str]) -> tuple[list[Route], list[str]]:

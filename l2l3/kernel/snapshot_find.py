@@ -39,6 +39,15 @@ CNI_CACHE_DIRS = (Path("/var/lib/cni/results"), Path("/var/lib/cni/cache/results
 ROOT = "/proc/1/ns/net"
 
 
+def root_path() -> str:
+    """The root namespace: PID 1's; where that cannot be opened (a sandbox), l2l3's own."""
+    try:
+        os.close(os.open(ROOT, os.O_RDONLY))
+        return ROOT
+    except OSError:
+        return "/proc/self/ns/net"
+
+
 @dataclass
 class CniEntry:
     """One libcni cache file: the runtime's record of one ``ADD``."""

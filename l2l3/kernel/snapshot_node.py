@@ -13,14 +13,89 @@ Namespaces the root has no id for are counted in a note, never read.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from dataclasses import asdict
+from ipaddress import IPv4Interface
 from pathlib import Path
+from typing import Any
 
-from l2l3.kernel.live import read_netns
+from l2l3.errors import L2L3Error
+from l2l3.kernel.live import collect, parse_outputs
 from l2l3.kernel.netns import NETNS_DIR
 from l2l3.kernel.snapshot import Snapshot, build
-from l2l3.kernel.snapshot_find import CNI_CACHE_DIRS, ROOT, find_namespaces, nsids
+from l2l3.kernel.snapshot_find import CNI_CACHE_DIRS, CniEntry, FoundNetns, find_namespaces, nsids, root_path
+
+
+def gather(root: str | None = None, *, cache_dirs: tuple[Path, ...] = CNI_CACHE_DIRS) -> dict[str, Any]:
+    """Everything a node snapshot reads, as one JSON-able mapping (``l2l3 snapshot --record``).
+
+    ``root`` is a netns name standing in for the root namespace (None: the real one).
+    """
+    root_key = root if root is not None else root_path()
+    root_at = str(NETNS_DIR / root) if root is not None else root_key
+    root_ino = os.stat(root_at).st_ino
+    found, notes = find_namespaces(cache_dirs)
+    by_key = {f.key: f for ino, f in found.items() if ino != root_ino}
+    paths = {k: f.path for k, f in by_key.items()}
+    ids = nsids(root_at, paths)
+    joined = sorted(set(ids.values()))
+    outputs = {root_key: collect(root_key, ids)}
+    for key in joined:
+        others = {k: p for k, p in paths.items() if k != key}
+        others[root_key] = root_at
+        outputs[key] = collect(key, nsids(paths[key], others))
+    skipped = [k for k in by_key if k not in outputs]
+    for k in skipped:
+        for c in by_key[k].cni:
+            notes.append(f"CNI cache {c.file}: its netns is not joined to the root namespace: not read")
+    if skipped:
+        notes.append(
+            f"{len(skipped)} other namespace(s) of the machine have no netns id in the root: not read"
+        )
+    meta = {k: f for k, f in by_key.items() if k in outputs}
+    if root_ino in found:
+        meta[root_key] = found[root_ino]
+    return {
+        "kind": "l2l3-node-snapshot",
+        "root": root_key,
+        "root_path": root_at,
+        "host": socket.gethostname() if root is None else None,
+        "namespaces": {k: {"found": _found_json(meta.get(k)), "outputs": o} for k, o in outputs.items()},
+        "notes": notes,
+    }
+
+
+def _found_json(f: FoundNetns | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    d = asdict(f)
+    for c in d["cni"]:
+        c["ips"] = [str(i) for i in c["ips"]]
+    return d
+
+
+def from_recording(rec: dict[str, Any], *, name: str | None = None, strip: str | None = None) -> Snapshot:
+    """The spec of what :func:`gather` read (live, or from a recorded file)."""
+    root_key = rec["root"]
+    nss = {k: parse_outputs(k, v["outputs"]) for k, v in rec["namespaces"].items()}
+    found = {}
+    for k, v in rec["namespaces"].items():
+        if v.get("found"):
+            f = dict(v["found"])
+            f["cni"] = [CniEntry(**{**c, "ips": [IPv4Interface(i) for i in c["ips"]]}) for c in f["cni"]]
+            found[k] = FoundNetns(**f)
+    node = name or rec.get("host")
+    header = [
+        f"# l2l3 snapshot of node {node or root_key}: root namespace {rec['root_path']}, "
+        f"{len(nss) - 1} namespace(s) joined to it",
+        "# routes, neighbours, bridges, VXLAN fdb: ip -j / bridge -j; sysctls: /proc/sys; "
+        "masquerade/snat/dnat/filter: iptables-save; other nftables tables: nft -j",
+    ]
+    return build(
+        nss, header, strip=strip, found=found, names={root_key: node} if node else {}, notes=rec["notes"]
+    )
 
 
 def snapshot_node(
@@ -34,43 +109,18 @@ def snapshot_node(
 
     ``name`` names the node (default: the host name, or the netns name).
     """
-    root_key = root if root is not None else ROOT
-    root_path = str(NETNS_DIR / root) if root is not None else ROOT
-    root_ino = os.stat(root_path).st_ino
-    found, notes = find_namespaces(cache_dirs)
-    by_key = {f.key: f for ino, f in found.items() if ino != root_ino}
-    paths = {k: f.path for k, f in by_key.items()}
-    ids = nsids(root_path, paths)
-    joined = sorted(set(ids.values()))
-    nss = {root_key: read_netns(root_key, ids)}
-    for key in joined:
-        others = {k: p for k, p in paths.items() if k != key}
-        others[root_key] = root_path
-        nss[key] = read_netns(key, nsids(paths[key], others))
-    skipped = [k for k in by_key if k not in nss]
-    for k in skipped:
-        for c in by_key[k].cni:
-            notes.append(f"CNI cache {c.file}: its netns is not joined to the root namespace: not read")
-    if skipped:
-        notes.append(
-            f"{len(skipped)} other namespace(s) of the machine have no netns id in the root: not read"
-        )
-    node = name or (socket.gethostname() if root is None else None)
-    header = [
-        f"# l2l3 snapshot of node {node or root_key}: root namespace {root_path}, "
-        f"{len(joined)} namespace(s) joined to it",
-        "# routes, neighbours, bridges, VXLAN fdb: ip -j / bridge -j; sysctls: /proc/sys; "
-        "masquerade/snat/dnat/filter: iptables-save; other nftables tables: nft -j",
-    ]
-    found_by_key = {**by_key, **({root_key: found[root_ino]} if root_ino in found else {})}
-    return build(
-        nss,
-        header,
-        strip=strip,
-        found=found_by_key,
-        names={root_key: node} if node else {},
-        notes=notes,
-    )
+    return from_recording(gather(root, cache_dirs=cache_dirs), name=name, strip=strip)
 
 
-__all__ = ["snapshot_node"]
+def load_recording(path: str) -> dict[str, Any]:
+    """A file :func:`gather` wrote (``l2l3 snapshot --record``); L2L3Error if it is not one."""
+    try:
+        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise L2L3Error(f"{path}: cannot read a recorded snapshot: {e}") from None
+    if not isinstance(rec, dict) or rec.get("kind") != "l2l3-node-snapshot":
+        raise L2L3Error(f"{path}: not a recorded snapshot (kind l2l3-node-snapshot)")
+    return rec
+
+
+__all__ = ["from_recording", "gather", "load_recording", "snapshot_node"]

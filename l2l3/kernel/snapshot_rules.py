@@ -111,6 +111,16 @@ def nft_notes(ns: LiveNetns) -> list[str]:
     xt |= {("ip6", t) for t in ("filter", "nat", "mangle", "raw", "security")}
     notes = []
     for it in items:
+        ch = it.get("chain") if isinstance(it, dict) else None
+        if (
+            isinstance(ch, dict)
+            and (ch.get("family"), ch.get("table")) not in xt
+            and ch.get("policy") == "drop"
+        ):
+            notes.append(
+                f"nftables chain {ch.get('family')} {ch.get('table')} {ch.get('name')} (hook {ch.get('hook')}) "
+                "has policy drop: not read"
+            )
         r = it.get("rule") if isinstance(it, dict) else None
         if not isinstance(r, dict) or (r.get("family"), r.get("table")) in xt:
             continue

@@ -11,6 +11,7 @@ The CNI cache files are written as libcni writes them after an ADD
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -119,6 +120,13 @@ def _compare(nr: NodeRuntime, checks: str, agreement: Agreement, label: str) -> 
 
     rt = nr.rt
     snap = snapshot_node(rt.ns("host"), name="host", cache_dirs=(nr.cache,), strip=rt.prefix)
+    if os.environ.get("L2L3_SNAPSHOT_RECORD"):  # refresh tests/kernel/samples (see its README)
+        from l2l3.kernel.snapshot_node import gather
+
+        out = Path(os.environ["L2L3_SNAPSHOT_RECORD"]) / f"node-{label.split(':')[1].split()[0]}.json"
+        out.write_text(
+            json.dumps(gather(rt.ns("host"), cache_dirs=(nr.cache,)), indent=1, sort_keys=True) + "\n"
+        )
     text = snap.text + "\n" + checks
     spec = l2l3.loads(text, f"<snapshot {label}>")
     net = l2l3.Network(spec)
