@@ -66,7 +66,7 @@ def test_v1_l2bridge_node_checks_end_to_end(capsys: pytest.CaptureFixture[str]) 
     Windows networking: "IP may be rewritten to host IP using HNS OutboundNAT policy")."""
     rc, out, err = run(capsys, "check", str(V1))
     assert rc == 0, out + err
-    assert "8 checks: 8 hold, 0 violated" in out
+    assert "9 checks: 9 hold, 0 violated" in out
     assert "dns-natted: nat win1/iis -> external corpdns udp port 53 as 10.127.130.38\n  holds" in out
 
 
@@ -88,8 +88,14 @@ def test_v1_translation_is_what_the_profile_writes() -> None:
         ("0.0.0.0/0", "10.127.130.1"),
         ("10.244.1.0/24", "10.127.130.37"),
     ]
+    (svc,) = n.dnats  # the Get-HnsPolicyList ELB: VIP to a local and a remote endpoint
+    assert (str(svc.vip), svc.port, [(str(b.ip), b.port) for b in svc.backends]) == (
+        "10.96.0.20",
+        80,
+        [("10.244.3.4", 80), ("10.244.1.5", 80)],
+    )
     pods = {p.name: p for p in n.pods}
-    assert set(pods) == {"iis", "legacy"}  # cbr0_ep is the host's, not a pod
+    assert set(pods) == {"iis", "legacy"}  # cbr0_ep is the host's, the remote endpoint lin1's
     assert (pods["iis"].namespace, dict(pods["iis"].labels)) == ("shop", {"app": "iis"})  # by IP, pods.yaml
     assert pods["iis"].mac == "00:15:5d:aa:03:04" and pods["iis"].span.file.endswith("endpoints.json")
 

@@ -29,6 +29,7 @@ from l2l3.kube.windows.place import SPECIAL, ZERO, docker_networks
 from l2l3.kube.windows.state import (
     Acl,
     Endpoint,
+    LoadBalancer,
     Network,
     OutboundNat,
     PortMapping,
@@ -344,6 +345,36 @@ class _NodeBuilder:
             )
         )
 
+    def balancer(self, lb: LoadBalancer, endpoints: dict[str, Endpoint]) -> None:
+        """A Get-HnsPolicyList ELB (kube-proxy winkernel's Service) as a dnat to the referenced endpoints."""
+        proto = PROTOS.get(lb.protocol)
+        ips = [endpoints[i].ip for i in lb.endpoint_ids if i in endpoints and endpoints[i].ip is not None]
+        missing = [i for i in lb.endpoint_ids if i not in endpoints]
+        if proto is None or not lb.external_port or not lb.internal_port or not ips:
+            why = (
+                "no endpoint among the inputs it references"
+                if not ips
+                else f"protocol {lb.protocol} or port 0"
+            )
+            self.notes.add(lb.span, f"ELB policy {lb.id or ''}: {why}: not modelled", "skipped-object")
+            return
+        if missing:
+            self.notes.add(
+                lb.span,
+                f"ELB policy {lb.id}: {len(missing)} referenced endpoint(s) are not among the inputs: left out",
+            )
+        vips = list(lb.vips)
+        if not vips:
+            vips = [self.ip]
+            self.notes.assumed(
+                lb.span, f"ELB policy {lb.id} has no VIPs (a NodePort): read as the host's address {self.ip}"
+            )
+        backends = tuple(Backend(ip=ip, port=lb.internal_port) for ip in ips if ip is not None)
+        for vip in vips:
+            self.dnats.append(
+                Dnat(vip=vip, proto=proto, port=lb.external_port, backends=backends, span=model_span(lb.span))
+            )
+
     def routes(self, state: State, alias: str | None) -> list[Route]:
         out: list[Route] = []
         bridge_alias = {
@@ -403,13 +434,8 @@ def build_node(
             "skipped-pod",
             count=len(stray),
         )
-    if state.balancers:
-        notes.add(
-            state.balancers[0].span,
-            f"{len(state.balancers)} ELB load-balancer polic(ies) of Get-HnsPolicyList (kube-proxy Services): read, not translated yet",
-            "skipped-object",
-            count=len(state.balancers),
-        )
+    for lb in state.balancers:
+        b.balancer(lb, {e.id: e for e in state.endpoints})
     if state.ipv6_routes:
         notes.add(
             state.ipv6_span or KSpan(state.files[0], 1, 1),

@@ -425,6 +425,13 @@ def read_policy_list(r: R, m: dict[Any, Any]) -> list[LoadBalancer]:
             )
         )
         p.get("SourceVIP")  # the address the node SNATs to on l2bridge (the node IP, CNI-SEMANTICS §9)
+        p.get("ILB")  # internal (ClusterIP) or not: the VIPs say where it applies
+        if p.flag("IsDSR"):
+            r.note(
+                p.where("IsDSR"),
+                "ELB with IsDSR: modelled as a dnat; the backend's reply path (DSR) is not",
+                "unread-field",
+            )
         p.done(BOOKKEEPING)
     o.get("ID")
     o.done(BOOKKEEPING)
