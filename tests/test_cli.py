@@ -165,6 +165,8 @@ SUBCOMMANDS = {
     "expand": ["expand", str(EX / "profile-kindnet.l2l3")],
     "import": ["import", str(EX / "profile-kindnet.l2l3")],
     "matrix": ["matrix", str(EX / "l2bridge-alone.l2l3"), "-q"],
+    "diff": ["diff", str(EX / "l2bridge-alone.l2l3"), str(EX / "l2bridge-alone.l2l3"), "-q"],
+    "graph": ["graph", str(EX / "l2bridge-alone.l2l3"), "--format", "dot"],
     "generate": ["generate", "--nodes", "1", "--pods", "1"],
     "snapshot": ["snapshot", "--netns", "nothing-*"],
     "realize": ["realize", "--down", "--prefix", "l2l3zz"],

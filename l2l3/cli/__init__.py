@@ -26,7 +26,6 @@ from typing import Any, NoReturn
 
 from l2l3 import api
 from l2l3.errors import L2L3Error, QueryError, ReplayMismatch, SpecError
-from l2l3.model.types import Proto
 
 #: Exit status of an internal error (a bug in l2l3, never in the input).
 EXIT_INTERNAL = 4
@@ -181,33 +180,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_trace(args: argparse.Namespace) -> int:
-    from l2l3.model.endpoints import resolve
-    from l2l3.report import render_trace
-
-    proto = Proto[args.proto.upper()]
-    if args.dport is not None and proto == Proto.ICMP:
-        return usage_error(args, "argument --dport: needs --proto tcp or udp")
-    spec = api.load(args.file)
-    net = api.Network(spec)
-    try:
-        senders = resolve(net, api.parse_endpoint(args.src))
-    except QueryError as e:
-        return usage_error(args, f"argument --from: {e} in {args.file}")
-    if len(senders) != 1:
-        return usage_error(
-            args,
-            f"argument --from: {args.src!r} names {len(senders)} senders in {args.file}; trace takes one",
-        )
-    dport = args.dport if args.dport is not None else (0 if proto == Proto.ICMP else 80)
-    traces = api.trace(net, args.src, args.to, proto, dport)
-    for n, t in enumerate(traces, 1):
-        if len(traces) > 1:
-            print(f"outcome {n} of {len(traces)}:")
-        print(render_trace(t, indent="  "))
-    return 0 if any(t.delivered for t in traces) else 1
-
-
 def cmd_expand(args: argparse.Namespace) -> int:
     from l2l3.dsl import load_with_warnings, parse_with_warnings, render
     from l2l3.model.profiles import expand_with_comments
@@ -241,10 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     from l2l3.cli.check import register as register_check
     from l2l3.cli.diff import register as register_diff
     from l2l3.cli.graph import register as register_graph
+    from l2l3.cli.trace import register as register_trace
 
     register_check(sub)
     register_diff(sub)
     register_graph(sub)
+    register_trace(sub)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
@@ -252,20 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, metavar="FILE", help="write the spec here (default: stdout)"
     )
     i.set_defaults(func=cmd_import, _parser=i)
-    t = sub.add_parser("trace", help="follow one concrete packet, hop by hop")
-    t.add_argument("file", metavar="FILE")
-    t.add_argument(
-        "--from",
-        dest="src",
-        required=True,
-        type=endpoint,
-        metavar="ENDPOINT",
-        help="e.g. lin1/web, 'node lin1'",
-    )
-    t.add_argument("--to", required=True, type=ipv4_address, metavar="ADDRESS", help="an IPv4 address")
-    t.add_argument("--proto", choices=["tcp", "udp", "icmp"], default="icmp")
-    t.add_argument("--dport", type=port, default=None, metavar="PORT", help="0-65535 (default 80)")
-    t.set_defaults(func=cmd_trace, _parser=t)
     e = sub.add_parser("expand", help="print the spec with every CNI profile expanded into primitives")
     e.add_argument("file", metavar="FILE")
     e.set_defaults(func=cmd_expand, _parser=e)

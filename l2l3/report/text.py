@@ -6,7 +6,7 @@ from l2l3.checking import CheckResult, Report, Verdict
 from l2l3.model.packet import Hop, Packet, Trace
 from l2l3.report.warnings import group_warnings
 
-__all__ = ["render_text", "render_trace"]
+__all__ = ["render_text", "render_trace", "render_trace_summary"]
 
 _MARK = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "VIOLATED", Verdict.UNKNOWN: "unknown"}
 
@@ -48,6 +48,30 @@ def render_trace(t: Trace, indent: str = "    ") -> str:
 def _hop_line(h: Hop) -> str:
     where = f"  [{h.span.file}:{h.span.line}]" if h.span is not None and h.span.line else ""
     return f"{h.at:<22} {h.action}{where}"
+
+
+#: hop actions ``trace --summary`` leaves out: moving a frame, not deciding where the packet goes
+_L2_ACTIONS = ("L2 ", "sends out ", "neighbor ")
+
+
+def render_trace_summary(t: Trace, indent: str = "  ") -> str:
+    """The routed hops of a path only (like ``ovn-trace --summary``): sending, route decisions,
+    NAT, encapsulation, the fate; L2 forwarding and ARP are left out. Hop numbers are those of
+    :func:`render_trace`; a hop that rewrote headers names the fields. No final newline.
+    """
+    lines = [f"{indent}packet: {t.packet}"]
+    prev: Packet | None = None
+    for n, h in enumerate(t.hops, 1):
+        changed = ", ".join(
+            c for c in _diff(prev, h.packet).split(", ") if not c.startswith(("smac", "dmac"))
+        )
+        prev = h.packet
+        if h.action.startswith(_L2_ACTIONS) and not changed and n != len(t.hops):
+            continue
+        lines.append(f"{indent}{n:>2}  {_hop_line(h)}" + (f"   [{changed}]" if changed else ""))
+    fate = t.disposition.value + (f" at {t.delivered_to}" if t.delivered_to else "")
+    lines.append(f"{indent}=> {fate}" + (f" ({t.reason})" if t.reason else ""))
+    return "\n".join(lines)
 
 
 def render_text(reports: list[Report], witness: str = "all") -> str:

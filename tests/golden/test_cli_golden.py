@@ -27,6 +27,15 @@ CASES: dict[str, list[str]] = {
     ],
     "graph-with-routes": ["graph", "examples/l2bridge-alone.l2l3", "--check", "with-routes"],
     "graph-flannel-mermaid": ["graph", "examples/windows-cni-flannel.l2l3", "--format", "mermaid"],
+    "trace-summary": [
+        "trace",
+        "examples/profile-flannel-vxlan.l2l3",
+        "--from",
+        "n2/tool",
+        "--to",
+        "203.0.113.7",
+        "--summary",
+    ],
     "diff-equal": ["diff", "examples/policy-enforced.l2l3", "examples/policy-enforced.l2l3"],
 }
 
