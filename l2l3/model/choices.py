@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from l2l3.model.types import Proto
+from l2l3.model.types import OS, Proto
 
 if TYPE_CHECKING:
     from l2l3.model.network import Iface, Stack
@@ -33,6 +33,17 @@ OUTBOUND_NAT_AT = "nic"
 #: leaves with the endpoint's own address ("ping fails, curl works"); TCP, UDP
 #: and SCTP are translated. True: ICMP is translated like the others.
 OUTBOUND_NAT_ICMP = False
+
+#: Whether a Windows stack's own packets may leave by a VXLAN device. False (the
+#: default): under an HNS Overlay network the routes to remote pod subnets are VFP
+#: policies on the endpoints' ports (flannel vxlan_windows RemoteSubnetRoute,
+#: CNI-SEMANTICS §2(d)) and the host compartment has none, so a Windows host (and
+#: its HostProcess pods) reaches only its local pods: Kubernetes docs, Windows
+#: networking, "Node-pod connectivity is only possible for local pods" (flannel
+#: VXLAN); flannel PR #1096 added a host route to local pods only ("Windows hosts
+#: still do not have connectivity with pods running on remote hosts"). True: the
+#: host sends through the tunnel as its pods do.
+WINDOWS_HOST_VIA_OVERLAY = False
 
 #: Windows stacks answer ARP only on the interface that holds the address
 #: (strong host, §1(g) UNVERIFIED). True: like Linux's arp_ignore=0, any
@@ -57,3 +68,17 @@ def outbound_nat_source(st: Stack, out: Iface, bridge: str) -> object | None:
 def outbound_nat_translates(proto: Proto) -> bool:
     """Whether HNS OutBoundNAT rewrites a packet of ``proto`` (see ``OUTBOUND_NAT_ICMP``)."""
     return OUTBOUND_NAT_ICMP or proto != Proto.ICMP
+
+
+def host_send_blocked(st: Stack, out: Iface) -> str | None:
+    """Why a packet ``st`` itself sends cannot leave by ``out``; None when it can.
+
+    Read where a stack originates a packet (a process of the node, of a
+    host-network or ``no-netns`` pod, or an answer), never for forwarded ones.
+    """
+    if st.os is OS.WINDOWS and out.vxlan is not None and not WINDOWS_HOST_VIA_OVERLAY:
+        return (
+            f"a Windows host has no route into the overlay ({out.name}): its remote-subnet "
+            "routes serve only endpoints (WINDOWS_HOST_VIA_OVERLAY)"
+        )
+    return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from l2l3.model.choices import outbound_nat_source, outbound_nat_translates
+from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_nat_translates
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import policy_verdict
@@ -220,6 +220,10 @@ class Simulator:
             route = self.net.lookup(st, dst)
             if route is None:
                 out.append(self._drop(c, st.id, p, f"no route to {dst}"))
+                continue
+            why = host_send_blocked(st, st.ifaces[route.dev])
+            if why is not None:
+                out.append(self._drop(c, st.id, p, why))
                 continue
             c = c.hop(st.id, route.describe(), p, route.span)
             out.extend(self._egress(st, route, p, c, 0))

@@ -23,7 +23,7 @@ from ipaddress import IPv4Address
 
 import z3
 
-from l2l3.model.choices import outbound_nat_source, outbound_nat_translates
+from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_nat_translates
 from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import EffRoute, Iface, Network, Stack
 from l2l3.model.packet import Disposition, Packet
@@ -297,7 +297,7 @@ class Engine(L2Stages, Delivery):
                         with self._assume(conj(neg(local), sel)) as ok2:
                             if not ok2:
                                 continue
-                            if route is None:
+                            if route is None or host_send_blocked(st, st.ifaces[route.dev]):
                                 self._end(c, p, Disposition.DROPPED, st.id)
                                 continue
                             self._egress(st, route, p, c, 0)

@@ -112,3 +112,33 @@ def test_outbound_nat_icmp_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(choices, "OUTBOUND_NAT_ICMP", True)
     net = net_of("flannel host-gw")
     assert verdict(net, "nat win1/iis -> 203.0.113.7 icmp as 10.127.130.38") == "holds"
+
+
+# --------------------------------------------------------------------------
+# 2. flannel vxlan (win-overlay): a Windows host reaches only its local pods
+
+
+def test_windows_host_reaches_only_local_pods_under_flannel_vxlan() -> None:
+    """Kubernetes docs, Windows networking, Limitations (flannel VXLAN): "Node-pod
+    connectivity is only possible for local pods"; flannel PR #1096 ("Enable host to
+    local pod connectivity in Windows VXLAN") adds a host route to the node's own pods
+    only: "Windows hosts still do not have connectivity with pods running on remote
+    hosts". The remote-subnet routes are VFP policies on endpoint ports (CNI-SEMANTICS
+    §2(d)), so pods still cross, and a Linux host (flannel.N routes) still reaches the
+    Windows node's pods. Switch: choices.WINDOWS_HOST_VIA_OVERLAY."""
+    net = net_of("flannel vxlan")
+    assert verdict(net, "reach node win1 -> win1/iis") == "holds"
+    assert verdict(net, "no reach node win1 -> lin1/web") == "holds"
+    assert verdict(net, "reach win1/iis -> lin1/web") == "holds"
+    assert verdict(net, "reach lin1/web -> win1/iis") == "holds"
+    assert verdict(net, "reach node lin1 -> win1/iis") == "holds"
+    t = l2l3.trace(net, "node win1", "10.244.1.5")
+    assert [x.disposition.value for x in t] == ["dropped"] and "no route into the overlay" in (
+        t[0].reason or ""
+    )
+
+
+def test_windows_host_via_overlay_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch's other setting: the Windows host sends through the tunnel like its pods."""
+    monkeypatch.setattr(choices, "WINDOWS_HOST_VIA_OVERLAY", True)
+    assert verdict(net_of("flannel vxlan"), "reach node win1 -> lin1/web") == "holds"

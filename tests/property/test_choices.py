@@ -20,6 +20,7 @@ FLIPS = [
     ("OUTBOUND_NAT_AT", "egress"),
     ("WINDOWS_ARP_ANY_LOCAL", True),
     ("OUTBOUND_NAT_ICMP", True),
+    ("WINDOWS_HOST_VIA_OVERLAY", True),
 ]
 
 
