@@ -267,3 +267,52 @@ def test_state_node_in_a_cluster_from_manifests(capsys: pytest.CaptureFixture[st
     assert win1.ip is None and [b.name for b in win1.bridges] == ["nat", "cbr0"]
     assert [(str(r.prefix), str(r.via)) for r in lin1.routes] == [("10.244.3.0/24", "10.127.130.38")]
     assert {p.name for p in win1.pods} == {"iis", "_9a8b7c6d5e4f4a3b2c1d0e9f8a7b6c5d"}
+
+
+def test_the_same_primitives_as_the_win_bridge_profile() -> None:
+    """The HNS state of a flannel host-gw l2bridge node (microsoft/SDN E2) and `cni flannel host-gw`'s
+    expansion of the same node (l2l3.model.profiles.windows) give the same bridge, OutBoundNAT
+    exceptions and routes to the host."""
+    profile = api.loads(
+        """
+cluster k {
+    pod-cidr 10.244.0.0/16
+    service-cidr 10.96.0.0/12
+    cni flannel host-gw
+}
+segment lan 10.127.130.0/24 gateway 10.127.130.1
+node win1 windows ip 10.127.130.38 on lan subnet 10.244.3.0/24 {
+    pod iis ip 10.244.3.4 namespace shop
+}
+node lin1 linux ip 10.127.130.37 on lan subnet 10.244.1.0/24
+"""
+    )
+    want = next(n for n in profile.nodes if n.name == "win1")
+    got = node([str(V1)], "win1")
+    cbr0 = next(b for b in got.bridges if b.name == "cbr0")
+    assert (want.bridges[0].name, want.bridges[0].kind, str(want.bridges[0].ip), want.bridges[0].uplink) == (
+        cbr0.name,
+        cbr0.kind,
+        str(cbr0.ip),
+        cbr0.uplink,
+    )
+    assert [o.exceptions for o in want.outbound_nats] == [o.exceptions for o in got.outbound_nats]
+    assert [r.prefix for r in want.routes_to_host] == [r.prefix for r in got.routes_to_host]
+    assert {(r.prefix, r.via) for r in want.routes} == {(r.prefix, r.via) for r in got.routes}
+
+
+def test_network_policy_on_a_state_node_is_what_its_acls_say(tmp_path: Path) -> None:
+    """On Windows a CNI enforces NetworkPolicy by programming HNS ACL policies, which VFP applies at the
+    endpoint's vSwitch port (CNI-SEMANTICS §1(a)(e); Calico for Windows and Antrea do so): a node whose
+    endpoints have none does not enforce it."""
+    shutil.copytree(V1, tmp_path / "s")
+    (tmp_path / "s/deny.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\n"
+        "spec: {podSelector: {}, policyTypes: [Ingress]}\n"
+    )
+    got = load_cluster([str(tmp_path / "s")])
+    assert [p.name for p in got.raw.policies] == ["deny"]
+    assert not node([str(tmp_path / "s")], "win1").enforce_policy
+    assert any("NetworkPolicies among the inputs are not enforced on it" in n.message for n in got.notes)
+    res = api.evaluate(api.Network(got.spec), "reach win1/legacy -> win1/iis tcp port 80")
+    assert res.status.value == "holds"

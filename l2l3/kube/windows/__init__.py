@@ -67,7 +67,21 @@ class NodeStates:
         )
         policies = tuple(policy(notes, p) for p in kc.policies)
         self.unmatched(notes)
+        self.enforcement(notes)
         return namespaces, policies, notes.items
+
+    def enforcement(self, notes: Notes) -> None:
+        """What NetworkPolicy means on a node built from its state: what its ACLs say (docs/windows-state.md)."""
+        if not self.kube.policies:
+            return
+        for n in self.nodes:
+            what = (
+                "its endpoints' ACLs are the policy a CNI programmed, and the NetworkPolicies among the inputs "
+                "are enforced on it too, on every pod (l2l3 enforces per node)"
+                if n.enforce_policy
+                else "no endpoint has an ACL, so the NetworkPolicies among the inputs are not enforced on it"
+            )
+            notes.add(n.span, f"node {n.name} is built from its HNS state: {what}", "assumed")
 
     def unmatched(self, notes: Notes) -> None:
         mine = {n.name for n in self.nodes}
@@ -91,6 +105,7 @@ class NodeStates:
         notes = Notes()
         notes.extend(tr_notes)
         self.unmatched(notes)
+        self.enforcement(notes)
         notes.extend(self.notes)
         replaced = [n for n in spec.nodes if n.name in mine and n.ip is not None and n.subnet is not None]
         kept = [n for n in spec.nodes if n.name not in mine]
