@@ -316,3 +316,21 @@ def test_network_policy_on_a_state_node_is_what_its_acls_say(tmp_path: Path) -> 
     assert any("NetworkPolicies among the inputs are not enforced on it" in n.message for n in got.notes)
     res = api.evaluate(api.Network(got.spec), "reach win1/legacy -> win1/iis tcp port 80")
     assert res.status.value == "holds"
+
+
+def test_overlay_nodes_tunnel_to_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    """flannel vxlan on Windows (CNI-SEMANTICS §2; flannel vxlan_windows.go): HNS Overlay networks with VSID
+    4096 on UDP 4789 and a RemoteSubnetRoute per remote lease (hcsshim hcn RemoteSubnetRoutePolicySetting)
+    become a VXLAN device with route, neighbour (the DR MAC) and fdb (the provider address) per lease."""
+    sample = SAMPLES / "win-overlay"
+    rc, out, err = run(capsys, "check", str(sample))
+    assert rc == 0, out + err
+    assert "4 checks: 4 hold" in out
+    win3 = node([str(sample)], "win3")
+    (vx,) = win3.vxlans
+    assert (vx.vni, vx.port, str(vx.local), vx.mac) == (4096, 4789, "10.127.130.41", "00:15:5d:33:33:33")
+    assert [(str(r.prefix), str(r.via), r.dev, r.onlink) for r in win3.routes if r.dev == vx.name] == [
+        ("10.244.6.0/24", "10.244.6.0", vx.name, True)
+    ]
+    assert [(f.mac, str(f.dst)) for f in win3.fdbs] == [("00:15:5d:44:44:44", "10.127.130.42")]
+    assert win3.bridges[0].uplink is None and str(win3.bridges[0].ip) == "10.244.5.1/24"

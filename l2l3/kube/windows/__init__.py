@@ -247,13 +247,16 @@ def node_states(kc: Any, segments: tuple[Segment, ...]) -> NodeStates:
         names.add(name)
         placed.append((name, ip, st, alias))
     seg_of = segments_for(notes, placed, segments)
+    dr_macs = {  # each node's VTEP MAC as the other nodes' RemoteSubnetRoute policies name it
+        rs.provider: rs.dr_mac for st in states for n in st.networks for rs in n.remote_subnets if rs.dr_mac
+    }
     known = {s.name for s in segments}
     for name, ip, st, alias in placed:
         seg = seg_of[name]
         if seg.name not in known:
             known.add(seg.name)
             out.segments.append(seg)
-        built = build_node(notes, st, name, ip, alias, seg, kpods)
+        built = build_node(notes, st, name, ip, alias, seg, kpods, dr_macs)
         out.nodes.append(built.node)
         out.policies += built.policies
         out.matched |= built.matched

@@ -25,6 +25,7 @@ from l2l3.kube import objects as k
 from l2l3.kube.errors import Span as KSpan
 from l2l3.kube.provenance import Notes, input_error, model_span
 from l2l3.kube.windows.acl import ACL_LABEL, acl_policy
+from l2l3.kube.windows.overlay import Tunnel, tunnel
 from l2l3.kube.windows.place import SPECIAL, ZERO, docker_networks
 from l2l3.kube.windows.state import (
     Acl,
@@ -33,6 +34,7 @@ from l2l3.kube.windows.state import (
     Network,
     OutboundNat,
     PortMapping,
+    ProviderAddress,
     SdnRoute,
     State,
     interface,
@@ -102,7 +104,13 @@ def _host_endpoint(net: Network, local: list[Endpoint]) -> Endpoint | None:
 
 class _NodeBuilder:
     def __init__(
-        self, notes: Notes, name: str, ip: IPv4Address, seg: Segment, kpods: dict[IPv4Address, k.Pod]
+        self,
+        notes: Notes,
+        name: str,
+        ip: IPv4Address,
+        seg: Segment,
+        kpods: dict[IPv4Address, k.Pod],
+        dr_macs: dict[IPv4Address, str],
     ):
         self.notes = notes
         self.name = name
@@ -120,6 +128,8 @@ class _NodeBuilder:
         self.names: set[str] = {"eth0"}
         self.pod_names: set[str] = set()
         self.aliases: dict[IPv4Address, str] = {}  # host addresses on bridges -> bridge
+        self.tunnels: list[Tunnel] = []
+        self.dr_macs = dr_macs
 
     def unique(self, name: str, taken: set[str]) -> str:
         out, n = name, 1
@@ -157,15 +167,6 @@ class _NodeBuilder:
                 "skipped-object",
                 count=len(remote),
             )
-        if kind == "overlay":
-            vxlan = f"VSID {net.vsid}, UDP port {net.vxlan_port or 4789}, DR MAC {net.dr_mac or '-'}"
-            self.notes.add(
-                net.remote_subnets[0].span if net.remote_subnets else net.span,
-                f"overlay network {net.name} ({vxlan}, {len(net.remote_subnets)} RemoteSubnetRoute policies): "
-                "its pods are bridged on the node; the VXLAN tunnel to other nodes is not modelled from HNS "
-                "state: verdicts on these pods' cross-node traffic do not reflect it",
-                "unread-field",
-            )
         host_ep = _host_endpoint(net, local) if kind in UPLINKED else None
         bname = self.unique(writable(net.name, "hns"), self.names)
         if host_ep is not None and host_ep.ip is not None:
@@ -186,6 +187,9 @@ class _NodeBuilder:
                     f"network {net.name} has no host endpoint: the host's address on bridge {bname} is the endpoints' gateway {bip}",
                 )
         self.aliases[bip] = bname
+        if kind == "overlay":
+            dev = self.unique(f"vxlan{net.vsid or ''}".rstrip(), self.names)
+            self.tunnels.append(tunnel(self.notes, net, self.name, self.ip, dev, self.dr_macs))
         self.bridges.append(
             Bridge(
                 name=bname,
@@ -249,6 +253,12 @@ class _NodeBuilder:
         for pm in e.policies:
             if isinstance(pm, PortMapping):
                 self.port_mapping(pm, pod)
+            elif isinstance(pm, ProviderAddress) and pm.address != self.ip:
+                self.notes.add(
+                    pm.span,
+                    f"provider address {pm.address} of pod {pod.name}: the model encapsulates from the node's "
+                    f"address {self.ip}",
+                )
         acls = [p for p in e.policies if isinstance(p, Acl)]
         if acls and pod.ip is not None:
             self.policies.append(
@@ -420,8 +430,9 @@ def build_node(
     alias: str | None,
     seg: Segment,
     kpods: dict[IPv4Address, k.Pod],
+    dr_macs: dict[IPv4Address, str] | None = None,
 ) -> Built:
-    b = _NodeBuilder(notes, name, ip, seg, kpods)
+    b = _NodeBuilder(notes, name, ip, seg, kpods, dr_macs or {})
     hns = [(n, _members(n, state.endpoints)) for n in state.networks]
     for net, members in hns + docker_networks(state):
         b.network(net, members)
@@ -466,7 +477,10 @@ def build_node(
         ),
         bridges=tuple(b.bridges),
         pods=tuple(b.pods),
-        routes=tuple(routes),
+        routes=tuple(routes) + tuple(r for t in b.tunnels for r in t.routes),
+        vxlans=tuple(t.vxlan for t in b.tunnels),
+        neighbors=tuple(x for t in b.tunnels for x in t.neighbors),
+        fdbs=tuple(x for t in b.tunnels for x in t.fdbs),
         snats=tuple(b.snats),
         outbound_nats=tuple(b.outbound),
         dnats=tuple(b.dnats),

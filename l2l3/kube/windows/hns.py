@@ -35,6 +35,7 @@ from l2l3.kube.windows.state import (
     Obj,
     OutboundNat,
     PortMapping,
+    ProviderAddress,
     RemoteSubnet,
     SdnRoute,
 )
@@ -212,6 +213,9 @@ def _policy(o: Obj) -> EndpointPolicy | None:
             )
     elif low == "acl":
         got = _acl(o, s)
+    elif low in ("pa", "provideraddress"):
+        pa = s.ip("PA" if s.has("PA") else "ProviderAddress")
+        got = ProviderAddress(address=pa, span=o.span()) if pa is not None else None
     elif low in _PORTMAP_TYPES:
         proto = s.get("Protocol")
         if isinstance(proto, str):

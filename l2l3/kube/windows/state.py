@@ -32,6 +32,7 @@ __all__ = [
     "Obj",
     "OutboundNat",
     "PortMapping",
+    "ProviderAddress",
     "RemoteSubnet",
     "SdnRoute",
     "State",
@@ -92,7 +93,15 @@ class PortMapping:
     span: Span
 
 
-EndpointPolicy = OutboundNat | SdnRoute | Acl | PortMapping
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderAddress:
+    """v1 ``PA`` / v2 ``ProviderAddress``: the overlay's outer source address for this endpoint."""
+
+    address: IPv4Address
+    span: Span
+
+
+EndpointPolicy = OutboundNat | SdnRoute | Acl | PortMapping | ProviderAddress
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
