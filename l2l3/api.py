@@ -22,6 +22,7 @@ from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from l2l3.checking import Checker, CheckResult, Report, Verdict
+from l2l3.checking.admitted import admission_note
 from l2l3.errors import Diagnostic, QueryError, SpecError, line_of
 from l2l3.model.endpoints import check_query_endpoints, resolve, send_address
 from l2l3.model.network import Network
@@ -111,7 +112,8 @@ def check(
     results = []
     for c in spec.checks:
         r = checker.evaluate(c.query)
-        results.append(CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings))
+        why = r.explanation + admission_note(net, r.witness)  # which policy rules let its packet pass
+        results.append(CheckResult(r.query, r.status, why, r.witness, c, r.pairs, r.warnings))
         if on_result is not None:
             on_result(results[-1])
     warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)
