@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 from ipaddress import IPv4Address
 
+from l2l3.checking.connect import connect, no_connect
 from l2l3.checking.explain import flags_note, why_missed
 from l2l3.checking.plan import (
     destination_space,
@@ -38,6 +39,7 @@ from l2l3.model.network import Network
 from l2l3.model.packet import Disposition, Trace
 from l2l3.model.simulate import simulate
 from l2l3.model.types import (
+    Connect,
     Headers,
     Isolated,
     NatAs,
@@ -133,6 +135,8 @@ class Checker:
         raise :class:`~l2l3.errors.QueryError`."""
         self.engine.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         try:
+            if isinstance(q, Connect):  # before Reach: a Connect is one by its fields
+                return no_connect(self, q) if q.negated else connect(self, q)
             if isinstance(q, Reach):
                 return self._no_reach(q) if q.negated else self._reach(q)
             if isinstance(q, Isolated):

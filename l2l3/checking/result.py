@@ -27,7 +27,8 @@ class CheckResult:
     ``witness`` is a trace the concrete simulator produced: for a violated
     ``no reach`` the packet that gets through, for a violated ``reach`` a
     typical packet that dies (where and why), for a holding ``reach`` the
-    first pair's delivered packet. ``pairs`` counts the source/destination
+    first pair's delivered packet (for ``connect``, the request, with
+    ``answer`` the trace of its answer). ``pairs`` counts the source/destination
     pairs the verdict covers; ``warnings`` are notes on how it was reached
     (excluded self pairs, vacuity).
     """
@@ -39,6 +40,8 @@ class CheckResult:
     check: Check | None = None
     pairs: int = 0
     warnings: tuple[str, ...] = field(default=())
+    #: for ``connect``: the answer's trace to the request ``witness`` (None otherwise)
+    answer: Trace | None = None
 
     def __repr__(self) -> str:
         name = f"{self.check.name}: " if self.check is not None else ""

@@ -216,6 +216,8 @@ def _filter(f: Filter) -> str:
         words.append(str(f.proto))
     if f.port is not None:
         words.append(f"port {f.port}")
+    if f.established:
+        words.append("established")
     return " ".join(words)
 
 

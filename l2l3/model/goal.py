@@ -9,6 +9,11 @@ a :class:`Goal`. A goal has one meaning and three evaluators that must agree:
 - ``l2l3.solver.goal.leaf_condition`` as a z3 condition over a symbolic leaf;
 - ``l2l3.kernel.verdict`` on what a kernel probe observed.
 
+A ``connect`` asks for a pair of paths, a request and its answer: a
+:class:`ConnectGoal`, with the same three readings (:meth:`ConnectGoal.met_by`
+on two traces, ``l2l3.solver.goal.answer_condition``, and
+:meth:`ConnectGoal.met_by_exchange` on what a kernel exchange observed).
+
 >>> from l2l3.model.packet import Disposition
 >>> Goal(receivers=frozenset({"n1/web"}), via_mac=True).describe()
 'delivered into n1/web via mac'
@@ -19,8 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
+from l2l3.model.conntrack import answer_accepted, swapped, tup
 from l2l3.model.endpoints import Endpoint
-from l2l3.model.packet import Disposition, Trace
+from l2l3.model.packet import Disposition, Packet, Trace
 from l2l3.model.types import NatAs, NatMode, Proto, Reach
 
 
@@ -130,3 +136,86 @@ def delivery_goal(
     via_mac = isinstance(q, Reach) and q.via_mac
     nat = q.nat if isinstance(q, Reach) else NatMode.ANY
     return Goal(receivers=receivers, via_mac=via_mac, nat=nat, src_not=src_not)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exchange:
+    """What a kernel request/answer exchange observed (TCP handshake, UDP or ICMP echo).
+
+    A kernel prober reports, for one request it sent as ``sent`` (addresses
+    and ports as the source's socket wrote them):
+
+    - ``request_to``: where the request was delivered (stack id or ``external
+      NAME``; None: nowhere), and ``request_seen`` its headers as the
+      destination's socket read them (None: not delivered);
+    - ``answer_to``: where the destination's answer (sent from
+      ``request_seen.dst:dport`` to ``request_seen.src:sport``) was delivered,
+      and ``answer_seen`` its headers as the source's socket read them (a TCP
+      SYN-ACK the source's stack took for its SYN, a UDP datagram the
+      connected socket received, an echo reply); None: it never arrived;
+    - ``via_mac``: both frames kept their senders' MACs and crossed no router.
+    """
+
+    sent: Packet
+    request_to: str | None
+    request_seen: Packet | None
+    answer_to: str | None = None
+    answer_seen: Packet | None = None
+    via_mac: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectGoal:
+    """A request that meets ``request`` and an answer the source takes (LANGUAGE.md §8).
+
+    ``request`` is the delivery goal of the request (its ``nat`` is ANY:
+    the flag of the query, ``nat``, is judged over both halves). The answer,
+    sent by the stack the request was delivered into from the address and
+    port it arrived at to the ones it came from, must be delivered into
+    ``sender`` (the source's place) with exactly the addresses and ports the
+    request was sent with, swapped; ``via_mac`` asks it of both halves;
+    ``nat`` WITH: some rule rewrote one of them; WITHOUT: neither.
+    """
+
+    request: Goal
+    sender: str
+    via_mac: bool = False
+    nat: NatMode = NatMode.ANY
+
+    def answer_goal(self) -> Goal:
+        """What the answer's own path must end in (the addresses are checked apart)."""
+        return Goal(receivers=frozenset({self.sender}), via_mac=self.via_mac)
+
+    def nat_ok(self, natted: bool) -> bool:
+        """The query's NAT flag, on whether either half was rewritten."""
+        return not (self.nat is NatMode.WITH and not natted or self.nat is NatMode.WITHOUT and natted)
+
+    def met_by(self, request: Trace, answer: Trace) -> bool:
+        """Whether a request trace and a trace of its answer make the connection."""
+        if not self.request.met_by(request) or not self.answer_goal().met_by(answer):
+            return False
+        return answer_accepted(request, answer, self.sender) and self.nat_ok(request.nat or answer.nat)
+
+    def met_by_exchange(self, ex: Exchange) -> bool:
+        """The kernel's reading: what one exchange observed (see :class:`Exchange`)."""
+        if ex.request_seen is None or ex.answer_seen is None:
+            return False
+        if self.request.receivers is not None and ex.request_to not in self.request.receivers:
+            return False
+        if ex.answer_to != self.sender or tup(ex.answer_seen) != swapped(tup(ex.sent)):
+            return False
+        if self.via_mac and not ex.via_mac:
+            return False
+        return self.nat_ok(tup(ex.request_seen) != tup(ex.sent))
+
+    def describe(self) -> str:
+        """One line for explanations and error messages."""
+        flags = " via mac" if self.via_mac else ""
+        flags += f" {self.nat.value}" if self.nat is not NatMode.ANY else ""
+        return f"a request {self.request.describe()} and its answer taken by {self.sender}{flags}"
+
+
+def connect_goal(dsts: list[Endpoint], q: Reach, sender: str) -> ConnectGoal:
+    """What the connect query ``q`` asks of a request towards ``dsts`` from the source at ``sender``."""
+    request = delivery_goal(dsts, Reach(src=q.src, dst=q.dst, via_mac=q.via_mac))
+    return ConnectGoal(request=request, sender=sender, via_mac=q.via_mac, nat=q.nat)

@@ -8,11 +8,14 @@ disposition). Both the simulator and the solver's decoder speak these types.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from l2l3.model.types import Proto, Span
+
+if TYPE_CHECKING:
+    from l2l3.model.conntrack import Visit
 
 #: TTL every sender writes (Linux's default; Windows uses 128, which only
 #: matters for paths longer than 64 routed hops).
@@ -136,6 +139,8 @@ class Trace:
     routed: bool = False
     nat: bool = False
     final: Packet | None = None
+    #: the conntrack entries the packet left on its way (l2l3.model.conntrack)
+    tracked: tuple[Visit, ...] = field(default=(), compare=False)
 
     @property
     def delivered(self) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_nat_translates
+from l2l3.model.conntrack import CtHit, Visit, answer_packet, match, tup
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import policy_verdict
@@ -42,6 +43,12 @@ class _Ctx:
     seen: frozenset[tuple[object, ...]] = frozenset()
     routed: bool = False
     nat: bool = False
+    #: conntrack entries the packet leaves (a request; see l2l3.model.conntrack)
+    visits: tuple[Visit, ...] = ()
+    #: the request's entries, when this packet is its answer
+    answer: tuple[Visit, ...] | None = None
+    #: the entry of the current stack the answer matched
+    ct: CtHit | None = None
 
     def hop(self, at: str, action: str, pkt: Packet, span: Span | None = None) -> _Ctx:
         return replace(self, hops=(*self.hops, Hop(at=at, action=action, packet=pkt, span=span)))
@@ -87,6 +94,24 @@ class Simulator:
         ctx = ctx.hop(st.id, f"sends {pkt}", pkt)
         return self._originate(st, pkt, ctx)
 
+    def answer(self, request: Trace) -> list[Trace]:
+        """Every fate of the answer to the delivered ``request``: sent by the stack (or
+        external) it was delivered into, from the address and port it arrived at to
+        the ones it came from, met by conntrack at every stack the request passed."""
+        pkt = answer_packet(request)
+        where = request.delivered_to
+        assert where is not None
+        ctx = _Ctx(origin=Origin(stack=where), answer=request.tracked)
+        if where.startswith("external "):
+            ext = self.net.externals[where.removeprefix("external ")]
+            gw = self.net.stacks.get(f"gateway {ext.via}")
+            ctx = replace(ctx, origin=Origin(external=ext.name)).hop(where, f"answers {pkt}", pkt)
+            if gw is None:
+                return [self._end(ctx, pkt, Disposition.DROPPED, f"segment {ext.via} has no gateway")]
+            return self._receive(gw, None, pkt, ctx, 0)
+        st = self.net.stacks[where]
+        return self._originate(st, pkt, ctx.hop(st.id, f"answers {pkt}", pkt))
+
     # ---------------------------------------------------------------- helpers
 
     def _end(
@@ -110,13 +135,58 @@ class Simulator:
             routed=ctx.routed,
             nat=ctx.nat,
             final=pkt,
+            tracked=ctx.visits,
         )
 
     def _drop(self, ctx: _Ctx, at: str, pkt: Packet, reason: str, span: Span | None = None) -> Trace:
         ctx = ctx.hop(at, f"dropped: {reason}", pkt, span)
         return self._end(ctx, pkt, Disposition.DROPPED, f"{at}: {reason}")
 
+    def _visit(self, st: Stack, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
+        """Conntrack as the packet enters ``st``: a request opens an entry; an
+        answer that matches one has the stack's SNAT undone here (before routing)."""
+        if ctx.answer is None:
+            if pkt.outer is not None:
+                return pkt, ctx
+            t = tup(pkt)
+            return pkt, replace(ctx, visits=(*ctx.visits, Visit(st.id, t, t)))
+        v = match(ctx.answer, st.id, pkt)
+        if v is None:
+            return pkt, replace(ctx, ct=None)
+        restore = (v.before[3], v.before[4]) if v.dnat else None
+        ctx = replace(ctx, ct=CtHit(st.id, restore))
+        if v.snat:
+            new = pkt.with_(dst=v.before[1], dport=v.before[2])
+            what = f"conntrack: answer of a tracked connection, dst {pkt.dst} -> {new.dst} (undoes its SNAT)"
+            return new, replace(ctx, nat=True).hop(st.id, what, new)
+        return pkt, ctx
+
+    def _tracked_here(self, st: Stack, pkt: Packet, ctx: _Ctx) -> bool:
+        """An answer that matched ``st``'s entry (its NAT rules do not apply to it)."""
+        return ctx.ct is not None and ctx.ct.stack == st.id and pkt.outer is None
+
+    @staticmethod
+    def _noted(ctx: _Ctx, pkt: Packet, *, dnat: bool) -> _Ctx:
+        """A NAT rule rewrote the request: its entry at the current stack leaves with ``pkt``'s tuple."""
+        if ctx.answer is not None or pkt.outer is not None or not ctx.visits:
+            return ctx
+        v = ctx.visits[-1]
+        v = Visit(v.stack, v.before, tup(pkt), snat=v.snat or not dnat, dnat=v.dnat or dnat)
+        return replace(ctx, visits=(*ctx.visits[:-1], v))
+
+    def _undnat(self, st: Stack, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
+        """An answer leaving (or delivered at) the stack that DNATed its request: source restored."""
+        if not self._tracked_here(st, pkt, ctx) or ctx.ct is None or ctx.ct.restore is None:
+            return pkt, ctx
+        ip, port = ctx.ct.restore
+        new = pkt.with_(src=ip, sport=port)
+        what = f"conntrack: answer of a tracked connection, src {pkt.src} -> {ip} (undoes its DNAT)"
+        ctx = replace(ctx, nat=True, ct=replace(ctx.ct, restore=None))
+        return new, ctx.hop(st.id, what, new)
+
     def _dnat(self, st: Stack, pkt: Packet, ctx: _Ctx) -> list[tuple[Packet, _Ctx]]:
+        if self._tracked_here(st, pkt, ctx):
+            return [(pkt, ctx)]
         src, dst, proto, _sport, dport, _ttl = l3(pkt)
         for rule in st.dnats:
             if rule.vip != dst:
@@ -130,15 +200,18 @@ class Simulator:
                 new = set_l3(pkt, dst=b.ip, dport=b.port if b.port is not None else dport)
                 where = f"{b.ip}:{b.port}" if b.port is not None else str(b.ip)
                 c = replace(ctx, nat=True).hop(st.id, f"dnat {rule.vip} -> {where}", new, rule.span)
-                out.append((new, c))
+                out.append((new, self._noted(c, new, dnat=True)))
             return out
         return [(pkt, ctx)]
 
     def _filter(
-        self, st: Stack, pkt: Packet, in_dev: str | None, out_dev: str | None
+        self, st: Stack, pkt: Packet, in_dev: str | None, out_dev: str | None, ctx: _Ctx
     ) -> tuple[bool, str, Span | None]:
         src, dst, proto, _sport, dport, _ttl = l3(pkt)
+        established = self._tracked_here(st, pkt, ctx)
         for f in st.filters:
+            if f.established and not established:
+                continue
             if f.in_dev is not None and f.in_dev != in_dev:
                 continue
             if f.out_dev is not None and f.out_dev != out_dev:
@@ -155,6 +228,12 @@ class Simulator:
         return True, "", None
 
     def _snat(self, st: Stack, out: Iface, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
+        if self._tracked_here(st, pkt, ctx):
+            return self._undnat(st, pkt, ctx)
+        new, ctx = self._snat_rules(st, out, pkt, ctx)
+        return new, (ctx if new is pkt else self._noted(ctx, new, dnat=False))
+
+    def _snat_rules(self, st: Stack, out: Iface, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
         src, dst, *_ = l3(pkt)
         # HNS OutBoundNAT, at the endpoint's vSwitch port: endpoint traffic
         # that the host sends out of a NIC (CNI-SEMANTICS §1(e); choices.py).
@@ -211,6 +290,7 @@ class Simulator:
         _src, dst0, *_ = l3(pkt)
         if dst0 not in st.local_addrs and self.net.lookup(st, dst0) is None:
             return [self._drop(ctx, st.id, pkt, f"no route to {dst0} (network unreachable)")]
+        pkt, ctx = self._visit(st, pkt, ctx)
         out: list[Trace] = []
         for p, c in self._dnat(st, pkt, ctx):
             _src, dst, *_ = l3(p)
@@ -242,6 +322,7 @@ class Simulator:
             # accept_local=0: a packet from the wire claiming one of our own
             # addresses is a martian (e.g. a hairpin DNAT without masquerade)
             return [self._drop(ctx, st.id, pkt, f"martian source {l3(pkt)[0]} (one of its own addresses)")]
+        pkt, ctx = self._visit(st, pkt, ctx)
         out: list[Trace] = []
         for p, c in self._dnat(st, pkt, ctx):
             src, dst, proto, _sport, dport, ttl = l3(p)
@@ -249,7 +330,7 @@ class Simulator:
                 out.extend(self._gateway(st, p, c, depth))
                 continue
             if dst in st.local_addrs:
-                ok, what, span = self._filter(st, p, in_dev, None)
+                ok, what, span = self._filter(st, p, in_dev, None, c)
                 if not ok:
                     out.append(self._drop(c, st.id, p, f"{what} (INPUT)", span))
                     continue
@@ -271,7 +352,7 @@ class Simulator:
                 out.append(self._drop(c, st.id, p, f"no route to {dst}"))
                 continue
             c = c.hop(st.id, f"forwards by {route.describe()}", p, route.span)
-            ok, what, span = self._filter(st, p, in_dev, route.dev)
+            ok, what, span = self._filter(st, p, in_dev, route.dev, c)
             if not ok:
                 out.append(self._drop(c, st.id, p, f"{what} (FORWARD)", span))
                 continue
@@ -411,9 +492,12 @@ class Simulator:
 
     def _deliver(self, st: Stack, iface: Iface | None, pkt: Packet, ctx: _Ctx) -> Trace:
         receiver = self._receiving_pod(st, iface)
-        ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), receiver, pkt)
-        if not ok:
-            return self._drop(ctx, st.id, pkt, why, span)
+        if ctx.answer is not None:  # NetworkPolicy is stateful: the request's admission admits it
+            pkt, ctx = self._undnat(st, pkt, ctx)
+        else:
+            ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), receiver, pkt)
+            if not ok:
+                return self._drop(ctx, st.id, pkt, why, span)
         by = iface.name if iface else None
         how = f"delivered (entered by {by})" if by else "delivered locally (same stack)"
         ctx = ctx.hop(st.id, how, pkt)
@@ -421,7 +505,7 @@ class Simulator:
 
     def _deliver_external(self, name: str, pkt: Packet, ctx: _Ctx) -> Trace:
         ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), None, pkt)
-        if not ok:
+        if not ok and ctx.answer is None:
             return self._drop(ctx, f"external {name}", pkt, why, span)
         ctx = ctx.hop(f"external {name}", "delivered", pkt)
         return self._end(ctx, pkt, Disposition.DELIVERED, "", to=f"external {name}")
@@ -447,3 +531,8 @@ def _sans_ttl(pkt: Packet) -> tuple[object, ...]:
 def simulate(net: Network, origin: Origin, pkt: Packet) -> list[Trace]:
     """Every fate of ``pkt`` sent by ``origin`` (one trace per outcome)."""
     return Simulator(net).run(origin, pkt)
+
+
+def simulate_answer(net: Network, request: Trace) -> list[Trace]:
+    """Every fate of the answer to the delivered ``request`` (l2l3.model.conntrack)."""
+    return Simulator(net).answer(request)

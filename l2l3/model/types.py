@@ -175,6 +175,8 @@ class Filter:
     dest: IPv4Network | None = None
     proto: Proto | None = None
     port: int | None = None
+    # ``established``: only answers of a connection this stack tracked (conntrack)
+    established: bool = False
     span: Span = _span()
 
 
@@ -469,7 +471,8 @@ class Reach:
     nat: NatMode = NatMode.ANY
 
     def __str__(self) -> str:
-        words = ["no reach" if self.negated else "reach", str(self.src), "->", str(self.dst)]
+        verb = "connect" if isinstance(self, Connect) else "reach"
+        words = [f"no {verb}" if self.negated else verb, str(self.src), "->", str(self.dst)]
         if str(self.headers):
             words.append(str(self.headers))
         if self.via_mac:
@@ -516,7 +519,13 @@ class NoLoops:
         return "no loops"
 
 
-Query = Reach | Isolated | NatAs | NetnsIsolation | NoLoops
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connect(Reach):
+    """``[no] connect A -> B …`` (LANGUAGE.md §8): a request and its answer (a
+    ``Reach`` by its fields; test for ``Connect`` before ``Reach``)."""
+
+
+Query = Connect | Reach | Isolated | NatAs | NetnsIsolation | NoLoops
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

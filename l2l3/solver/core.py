@@ -43,6 +43,23 @@ class SymPkt:
     smac: str | None = None
     dmac: str | None = None
     outer: Outer | None = None
+    #: the source port (only an answer's changes: a request's is the ephemeral port)
+    sport: Term | None = None
+
+
+#: (proto, src, sport, dst, dport) terms of a packet conntrack keys.
+SymTup = tuple[Term, Term, Term, Term, Term]
+
+
+@dataclass(frozen=True, slots=True)
+class SymVisit:
+    """l2l3.model.conntrack.Visit with terms: the entry a request left at ``stack``."""
+
+    stack: str
+    before: SymTup
+    after: SymTup
+    snat: bool = False
+    dnat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,8 @@ class Leaf:
     nat: bool
     pkt: SymPkt
     sent_macs: tuple[str | None, str | None]
+    #: the conntrack entries a request left on its way
+    tracked: tuple[SymVisit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,12 @@ class _Ctx:
     routed: bool = False
     nat: bool = False
     sent: tuple[str | None, str | None] | None = None
+    #: conntrack (l2l3.model.conntrack): the entries a request leaves; for an
+    #: answer, the request's entries and the current stack's matched one
+    #: (its id and the source its DNAT is undone to, if any)
+    visits: tuple[SymVisit, ...] = ()
+    answer: tuple[SymVisit, ...] | None = None
+    ct: tuple[str, tuple[Term, Term] | None] | None = None
 
 
 class _Stop(Exception):
@@ -151,7 +176,7 @@ class Core:
     def _end(
         self, ctx: _Ctx, pkt: SymPkt, disp: Disposition, at: str, to: str | None = None, by: str | None = None
     ) -> None:
-        self._leaf(Leaf(disp, at, to, by, ctx.routed, ctx.nat, pkt, ctx.sent or (None, None)))
+        self._leaf(Leaf(disp, at, to, by, ctx.routed, ctx.nat, pkt, ctx.sent or (None, None), ctx.visits))
 
     def _leaf(self, leaf: Leaf) -> None:
         raise NotImplementedError  # the engine records leaves that meet its goal
@@ -165,6 +190,9 @@ class Core:
 
     def _route_cases(self, st: Stack, dst: Term) -> list[tuple[EffRoute | None, Bool]]:
         raise NotImplementedError
+
+    def _undnat(self, st: Stack, pkt: SymPkt, ctx: _Ctx) -> tuple[SymPkt, _Ctx]:
+        raise NotImplementedError  # l2l3.solver.connect.Conntrack
 
     # ------------------------------------------------------------ headers
 

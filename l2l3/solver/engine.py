@@ -29,6 +29,7 @@ from l2l3.model.network import EffRoute, Iface, Network, Stack
 from l2l3.model.packet import Disposition, Packet
 from l2l3.model.simulate import Origin
 from l2l3.model.types import OS, Proto, StackMode
+from l2l3.solver.connect import Conntrack
 from l2l3.solver.core import (
     DEFAULT_BUDGET,
     MAX_DEPTH,
@@ -64,7 +65,7 @@ from l2l3.solver.l2 import L2Stages
 __all__ = ["DEFAULT_BUDGET", "Engine", "Found", "Leaf", "SolverUnknown"]
 
 
-class Engine(L2Stages, Delivery):
+class Engine(L2Stages, Delivery, Conntrack):
     """Symbolic search over one :class:`Network`; reuses one z3 solver."""
 
     def __init__(self, net: Network, *, budget: int = DEFAULT_BUDGET, timeout_ms: int = 10_000) -> None:
@@ -100,6 +101,7 @@ class Engine(L2Stages, Delivery):
         self.checks = 0
         dst = space.dst
         pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)
+        pkt = self._init = replace(pkt, sport=self._sport0(self.proto0))
         protos = [Proto.ICMP, Proto.TCP, Proto.UDP]
         # SCTP only where it can fare unlike TCP and UDP (Network.sctp_distinct)
         self._with_sctp = space.proto is Proto.SCTP or self.net.sctp_distinct
@@ -141,6 +143,9 @@ class Engine(L2Stages, Delivery):
         return self.found[0] if self.found else None
 
     def _leaf(self, leaf: Leaf) -> None:
+        if self.connect is not None:
+            self._connect_leaf(leaf)
+            return
         extra = leaf_condition(self.goal, leaf)
         if extra is None:
             return
@@ -189,6 +194,9 @@ class Engine(L2Stages, Delivery):
     # -------------------------------------------------------------- stages
 
     def _dnat(self, st: Stack, pkt: SymPkt, ctx: _Ctx) -> Iterator[tuple[SymPkt, _Ctx]]:
+        if self._tracked_here(st, pkt, ctx):
+            yield pkt, ctx
+            return
         _src, dst, proto, dport, _ttl = self._l3(pkt)
         earlier: list[Bool] = []
         for rule in st.dnats:
@@ -205,7 +213,7 @@ class Engine(L2Stages, Delivery):
                         new = self._set_l3(
                             pkt, dst=ip_const(b.ip), dport=val(b.port, 16) if b.port is not None else dport
                         )
-                        yield new, replace(ctx, nat=True)
+                        yield new, self._noted(replace(ctx, nat=True), new, dnat=True)
             earlier.append(match)
         with self._assume(conj(*[neg(e) for e in earlier])) as ok:
             if ok:
@@ -240,11 +248,16 @@ class Engine(L2Stages, Delivery):
         self._route_cache[key] = (dst, out)  # the term pins its id
         return out
 
-    def _filter_allows(self, st: Stack, pkt: SymPkt, in_dev: str | None, out_dev: str | None) -> Bool:
+    def _filter_allows(
+        self, st: Stack, pkt: SymPkt, in_dev: str | None, out_dev: str | None, ctx: _Ctx
+    ) -> Bool:
         """First match wins; no match allows: If(m1, a1, If(m2, a2, … True))."""
         src, dst, proto, dport, _ttl = self._l3(pkt)
         acc: Bool = TRUE
+        established = self._tracked_here(st, pkt, ctx)
         for f in reversed(st.filters):
+            if f.established and not established:
+                continue
             if f.in_dev is not None and f.in_dev != in_dev:
                 continue
             if f.out_dev is not None and f.out_dev != out_dev:
@@ -287,7 +300,7 @@ class Engine(L2Stages, Delivery):
             with self._assume(conj(when, src_fix)) as ok:
                 if not ok:
                     continue
-                for p, c in self._dnat(st, pkt, ctx):
+                for p, c in (pc for v in self._visit(st, pkt, ctx) for pc in self._dnat(st, *v)):
                     _s, dst, *_ = self._l3(p)
                     local = one_of(dst, st.local_addrs)
                     with self._assume(local) as ok2:
@@ -327,7 +340,8 @@ class Engine(L2Stages, Delivery):
                     self._end(ctx, pkt, Disposition.DROPPED, st.id)
         with self._assume(neg(martian)) as ok:
             if ok:
-                self._receive_sane(st, iface, in_dev, pkt, ctx, depth)
+                for p, c in self._visit(st, pkt, ctx):
+                    self._receive_sane(st, iface, in_dev, p, c, depth)
 
     def _receive_sane(
         self, st: Stack, iface: Iface | None, in_dev: str | None, pkt: SymPkt, ctx: _Ctx, depth: int
@@ -342,7 +356,7 @@ class Engine(L2Stages, Delivery):
             else:
                 with self._assume(local) as ok:
                     if ok:
-                        allow = self._filter_allows(st, p, in_dev, None)
+                        allow = self._filter_allows(st, p, in_dev, None, c)
                         with self._assume(neg(allow)) as ok2:
                             if ok2:
                                 self._end(c, p, Disposition.DROPPED, st.id)
@@ -372,7 +386,7 @@ class Engine(L2Stages, Delivery):
                         if route is None:
                             self._end(c2, p2, Disposition.DROPPED, st.id)
                             continue
-                        allow = self._filter_allows(st, p2, in_dev, route.dev)
+                        allow = self._filter_allows(st, p2, in_dev, route.dev, c2)
                         with self._assume(neg(allow)) as ok3:
                             if ok3:
                                 self._end(c2, p2, Disposition.DROPPED, st.id)
@@ -456,6 +470,9 @@ class Engine(L2Stages, Delivery):
 
     def _egress(self, st: Stack, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
         out_if = st.ifaces[route.dev]
+        if self._tracked_here(st, pkt, ctx):  # conntrack, not the NAT rules (Simulator._snat)
+            self._egress_l2(st, out_if, route, *self._undnat(st, pkt, ctx), depth)
+            return
         for cond, to in self._snat_cases(st, out_if, pkt):
             with self._assume(cond) as ok:
                 if not ok:
@@ -463,7 +480,7 @@ class Engine(L2Stages, Delivery):
                 p, c = pkt, ctx
                 if to is not None:
                     p = self._set_l3(pkt, src=ip_const(to))
-                    c = replace(ctx, nat=True)
+                    c = self._noted(replace(ctx, nat=True), p, dnat=False)
                 self._egress_l2(st, out_if, route, p, c, depth)
 
     def _same(self, a: SymPkt, b: SymPkt) -> Bool:

@@ -6,11 +6,11 @@ trace; the property tests compare the two on random networks.
 
 from __future__ import annotations
 
-from l2l3.model.goal import Goal, PacketSpace
+from l2l3.model.goal import ConnectGoal, Goal, PacketSpace
 from l2l3.model.packet import Disposition
 from l2l3.model.types import NatMode
-from l2l3.solver.core import Leaf
-from l2l3.solver.encode import TRUE, Bool, Term, in_prefix, ip_const, neg, one_of, proto_is, val
+from l2l3.solver.core import Leaf, SymPkt
+from l2l3.solver.encode import TRUE, Bool, Term, bv_eq, conj, in_prefix, ip_const, neg, one_of, proto_is, val
 
 
 def leaf_condition(goal: Goal, leaf: Leaf) -> Bool | None:
@@ -39,6 +39,21 @@ def leaf_condition(goal: Goal, leaf: Leaf) -> Bool | None:
     if goal.src_not:
         return neg(one_of(leaf.pkt.src, goal.src_not))
     return TRUE
+
+
+def answer_condition(goal: ConnectGoal, request: Leaf, answer: Leaf, sent: SymPkt) -> Bool | None:
+    """The packets whose answer leaf ``answer`` (to ``request``, sent as ``sent``) the
+    source takes: :meth:`ConnectGoal.met_by` on a request and an answer leaf. None
+    when none can."""
+    if leaf_condition(goal.answer_goal(), answer) is None or answer.pkt.outer is not None:
+        return None
+    if not goal.nat_ok(request.nat or answer.nat):
+        return None
+    a = answer.pkt
+    assert a.sport is not None and sent.sport is not None  # both set by the connect search
+    return conj(
+        bv_eq(a.src, sent.dst), bv_eq(a.dst, sent.src), bv_eq(a.sport, sent.dport), bv_eq(a.dport, sent.sport)
+    )
 
 
 def space_constraints(space: PacketSpace, src: Term, dst: Term, proto: Term, dport: Term) -> list[Bool]:

@@ -12,6 +12,7 @@ from l2l3.dsl.transform.base import Mod, TransformerBase, brief, meta_token
 from l2l3.model.types import (
     AddressRef,
     Check,
+    Connect,
     ExternalRef,
     Headers,
     Isolated,
@@ -131,6 +132,15 @@ class CheckRules(TransformerBase):
     def no_reach(self, meta: Any, children: list[Any]) -> Reach:
         """``no reach A -> B [MODS]``."""
         return self.reach(meta, children, negated=True)
+
+    def connect(self, meta: Any, children: list[Any], negated: bool = False) -> Connect:
+        """``connect A -> B [MODS]`` (and, ``negated``, ``no connect``): LANGUAGE.md §8."""
+        r = self.reach(meta, children, negated)
+        return Connect(src=r.src, dst=r.dst, negated=negated, headers=r.headers, via_mac=r.via_mac, nat=r.nat)
+
+    def no_connect(self, meta: Any, children: list[Any]) -> Connect:
+        """``no connect A -> B [MODS]``."""
+        return self.connect(meta, children, negated=True)
 
     def isolated(self, meta: Any, children: list[Any]) -> Isolated:
         """``isolated A <-> B [MODS]``."""

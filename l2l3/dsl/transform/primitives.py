@@ -69,6 +69,7 @@ class PrimitiveRules(TransformerBase):
     opt_from = opt_rule("from", lambda self, t: self.network(t))
     opt_to_cidr = opt_rule("to", lambda self, t: self.network(t))
     opt_port = opt_rule("port", lambda self, t: self.port(t))
+    opt_established = opt_rule("established")
     opt_vni = opt_rule("vni", lambda self, t: self.int_in(t, 0, VNI_MAX, "VNI"))
     opt_local = opt_rule("local", lambda self, t: self.ip(t))
 
@@ -337,7 +338,7 @@ class PrimitiveRules(TransformerBase):
         return Opt("enforce-policy", children[0], meta_token(meta, "enforce-policy"))
 
     def filter(self, meta: Any, children: list[Any]) -> Filter:
-        """``filter allow|deny [in IF] [out IF] [from CIDR] [to CIDR] [PROTO] [port N]``."""
+        """``filter allow|deny [in IF] [out IF] [from CIDR] [to CIDR] [PROTO] [port N] [established]``."""
         opts = self.options(children[1:], "filter")
         return Filter(
             action=children[0],
@@ -347,6 +348,7 @@ class PrimitiveRules(TransformerBase):
             dest=opts["to"].value if "to" in opts else None,
             proto=opts["proto"].value if "proto" in opts else None,
             port=opts["port"].value if "port" in opts else None,
+            established="established" in opts,
             span=self.span(meta),
         )
 
