@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from l2l3.report.text import render_trace
@@ -10,35 +13,56 @@ from l2l3.report.text import render_trace
 if TYPE_CHECKING:
     from l2l3.matrix import Matrix
 
-__all__ = ["SYMBOL", "matrix_json", "render_matrix_json", "render_matrix_text"]
+__all__ = [
+    "MATRIX_RENDERERS",
+    "SYMBOL",
+    "matrix_json",
+    "render_matrix_csv",
+    "render_matrix_dot",
+    "render_matrix_json",
+    "render_matrix_markdown",
+    "render_matrix_text",
+]
 
 #: a cell's status -> its character in the text grid
 SYMBOL = {"all": "#", "none": ".", "some": "+", "unknown": "?", "empty": " "}
+#: group names longer than this make the text grid number its columns instead of spelling them
+VERTICAL = 6
 
 
 def render_matrix_text(m: Matrix, witnesses: bool = False) -> str:
-    """The matrix as a grid (rows: from, columns: to, one character a cell, column names written vertically).
+    """The matrix as a grid (rows: from, columns: to, one character a cell).
+
+    Column names are written vertically when none is longer than
+    :data:`VERTICAL`; otherwise columns are numbered and each row ends its
+    name with its number (``ingress-nginx 3``), so the header takes at most
+    as many lines as the count of groups has digits.
 
     Then a line per partial or unknown cell with its pair counts; ``--by
     class`` adds what sets each class apart; ``witnesses`` adds each
     reachable cell's representative packet, hop by hop.
     """
     names = m.groups
-    width = max([len(g) for g in names] + [4])
     lines = [
         f"reachability by {m.by}: {len(m.classes)} classes of {m.pods} pods, "
         f"{len(m.evaluations)} representative queries, {m.seconds:.2f} s",
         "rows: from, columns: to.  # every pair reaches  . no pair reaches  "
         "+ some pairs reach  ? unknown  (blank: no pair)",
     ]
-    hdr_h = max(len(g) for g in names) if names else 0
+    # short names head their columns, written vertically; longer ones are numbered
+    # (the rows say which number is which), so the header is never taller than VERTICAL
+    numbered = bool(names) and max(len(g) for g in names) > VERTICAL
+    heads = [str(i) for i in range(1, len(names) + 1)] if numbered else names
+    rows = [f"{g} {i}" for i, g in enumerate(names, 1)] if numbered else names
+    width = max([len(r) for r in rows] + [4])
+    hdr_h = max(len(h) for h in heads) if heads else 0
     for r in range(hdr_h):
         row = " " * (width + 2)
-        for g in names:
-            row += " " + g.rjust(hdr_h)[r]
+        for h in heads:
+            row += " " + h.rjust(hdr_h)[r]
         lines.append(row.rstrip())
-    for a in names:
-        row = a.ljust(width) + "  "
+    for label, a in zip(rows, names, strict=True):
+        row = (label.rjust(width) if numbered else label.ljust(width)) + "  "
         for b in names:
             row += " " + SYMBOL[m.cell(a, b).status]
         lines.append(row.rstrip())
@@ -119,3 +143,73 @@ def matrix_json(m: Matrix) -> dict[str, Any]:
 def render_matrix_json(m: Matrix) -> str:
     """:func:`matrix_json`, indented, with a final newline (``l2l3 matrix --format json``)."""
     return json.dumps(matrix_json(m), indent=2) + "\n"
+
+
+def _count(c: Any) -> str:
+    """A cell as words: ``all``, ``none``, ``some 3/4``, ``unknown 2/4``, or empty."""
+    if c.status == "some":
+        return f"some {c.reachable}/{c.pairs}"
+    if c.status == "unknown":
+        return f"unknown {c.unknown}/{c.pairs}"
+    return "" if c.status == "empty" else str(c.status)
+
+
+def render_matrix_csv(m: Matrix) -> str:
+    """One row per cell (``from,to,status,pairs,reachable_pairs,unknown_pairs,witness_from,witness_to``)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["from", "to", "status", "pairs", "reachable_pairs", "unknown_pairs", "witness_from", "witness_to"]
+    )
+    for a in m.groups:
+        for b in m.groups:
+            c = m.cell(a, b)
+            wf, wt = c.witness_pair or ("", "")
+            w.writerow([a, b, str(c.status), c.pairs, c.reachable, c.unknown, wf, wt])
+    return buf.getvalue()
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_matrix_markdown(m: Matrix) -> str:
+    """A Markdown table: a row per source group, a column per destination, each cell in words."""
+    head = "| from \\ to | " + " | ".join(_md(g) for g in m.groups) + " |"
+    lines = [head, "|---|" + "---|" * len(m.groups)]
+    for a in m.groups:
+        lines.append(f"| **{_md(a)}** | " + " | ".join(_count(m.cell(a, b)) for b in m.groups) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _dq(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_matrix_dot(m: Matrix) -> str:
+    """Graphviz DOT: a vertex per group, an arrow per cell some pair reaches (solid: all, dashed: some,
+    dotted: unknown; the label counts the pairs)."""
+    lines = [
+        "digraph matrix {",
+        "  rankdir=LR; node [shape=box, fontname=Helvetica]; edge [fontname=Helvetica];",
+    ]
+    lines += [f"  {_dq(g)};" for g in m.groups]
+    style = {"all": "solid", "some": "dashed", "unknown": "dotted"}
+    for a in m.groups:
+        for b in m.groups:
+            c = m.cell(a, b)
+            if c.status in style:
+                label = f"{c.reachable}/{c.pairs}" + (f", {c.unknown} unknown" if c.unknown else "")
+                lines.append(f"  {_dq(a)} -> {_dq(b)} [style={style[c.status]}, label={_dq(label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+#: ``l2l3 matrix --format`` name -> renderer (text takes ``witnesses=`` too)
+MATRIX_RENDERERS: dict[str, Callable[[Matrix], str]] = {
+    "text": render_matrix_text,
+    "json": render_matrix_json,
+    "csv": render_matrix_csv,
+    "md": render_matrix_markdown,
+    "dot": render_matrix_dot,
+}
