@@ -549,6 +549,15 @@ def _unicast(mac: str) -> bool:
     return mac != "00:00:00:00:00:00" and not first & 1
 
 
+_DEV = attrgetter("dev")
+_RANK = attrgetter("rank")
+
+
+def _shared_eff(shared: dict[int, EffRoute], r: Route) -> EffRoute:
+    eff = shared[id(r)] = EffRoute(r.prefix, r.dev or "", r.via, False, r.span)  # dev: never None here
+    return eff
+
+
 def _effective_routes(
     st: Stack, written: tuple[Route, ...], shared: dict[int, EffRoute] | None = None
 ) -> list[EffRoute]:
@@ -557,7 +566,13 @@ def _effective_routes(
         for a in i.addrs:
             if a.network.prefixlen < 32:
                 connected.append(EffRoute(a.network, i.name, None, True, NOWHERE))
-    explicit: list[EffRoute] = []
+    if shared is not None and None not in map(_DEV, written):
+        # every route names its device (profiles' peer routes do): one shared
+        # EffRoute per written route, looked up in C, made on first sight
+        get = shared.get
+        explicit = [get(id(r)) or _shared_eff(shared, r) for r in written]
+        return sorted(connected + explicit, key=_RANK)  # stable: connected first among equals
+    explicit = []
     for r in written:
         dev = r.dev
         if dev is None and r.via is not None:

@@ -265,6 +265,8 @@ class NodeBuild:
         # match before the plugin's NAT rules
         self.lists: dict[str, list[object]] = {f: list(getattr(node, f)) for f in _FIELDS}
         self.pods: list[Pod] = list(node.pods)
+        self._iface_names: set[str | None] = set()
+        self._iface_seen: dict[str, int] = {}
         self.comment(None, f"{cni}")
 
     @property
@@ -290,9 +292,13 @@ class NodeBuild:
         return obj
 
     def has_iface(self, name: str) -> bool:
-        return any(
-            getattr(o, "name", None) == name for f in ("nics", "bridges", "vxlans") for o in self.lists[f]
-        )
+        # the lists only grow: read each new interface once (a veth per pod made this O(pods^2))
+        seen = self._iface_seen
+        for f in ("nics", "bridges", "vxlans"):
+            lst = self.lists[f]
+            self._iface_names.update(getattr(o, "name", None) for o in lst[seen.get(f, 0) :])
+            seen[f] = len(lst)
+        return name in self._iface_names
 
     # convenience adders
     def route(
