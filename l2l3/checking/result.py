@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from l2l3.model.packet import Trace
 from l2l3.model.types import Check, Query, Spec
@@ -68,3 +69,9 @@ class Report:
         if self.count(Verdict.UNKNOWN):
             return 3
         return 0
+
+    def frame(self) -> Any:
+        """The results as a pandas DataFrame, a row per check (needs ``l2l3[tables]``; see :mod:`l2l3.report.frame`)."""
+        from l2l3.report.frame import report_frame
+
+        return report_frame([self])

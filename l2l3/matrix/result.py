@@ -91,3 +91,9 @@ class Matrix:
     def cell(self, a: str, b: str) -> Cell:
         """The cell from group ``a`` to group ``b`` (an empty one if no pair)."""
         return self.cells.get((a, b)) or Cell()
+
+    def frame(self) -> Any:
+        """The cells as a pandas DataFrame, a row per cell (needs ``l2l3[tables]``; see :mod:`l2l3.report.frame`)."""
+        from l2l3.report.frame import matrix_frame
+
+        return matrix_frame(self)
