@@ -167,6 +167,7 @@ SUBCOMMANDS = {
     "matrix": ["matrix", str(EX / "l2bridge-alone.l2l3"), "-q"],
     "diff": ["diff", str(EX / "l2bridge-alone.l2l3"), str(EX / "l2bridge-alone.l2l3"), "-q"],
     "graph": ["graph", str(EX / "l2bridge-alone.l2l3"), "--format", "dot"],
+    "completion": ["completion", "bash"],
     "generate": ["generate", "--nodes", "1", "--pods", "1"],
     "snapshot": ["snapshot", "--netns", "nothing-*"],
     "realize": ["realize", "--down", "--prefix", "l2l3zz"],

@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version, help="print the version of l2l3 and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from l2l3.cli.check import register as register_check
+    from l2l3.cli.completion import register as register_completion
     from l2l3.cli.diff import register as register_diff
     from l2l3.cli.graph import register as register_graph
     from l2l3.cli.trace import register as register_trace
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_diff(sub)
     register_graph(sub)
     register_trace(sub)
+    register_completion(sub)
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
