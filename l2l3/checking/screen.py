@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 
 from l2l3.model.endpoints import Endpoint
 from l2l3.model.network import Network
-from l2l3.model.policy import CompiledRule, Direction, governing_rules
+from l2l3.model.policy import CompiledRule, Direction, from_resident_node, governing_rules
 from l2l3.model.types import StackMode
 
 
@@ -92,6 +92,8 @@ class PolicyScreen:
             return False
         if d.stack in senders:
             return False
+        if any(from_resident_node(s, False, self.net.pods[d.pod]) for s in senders):
+            return False  # its own node's packets pass its ingress rules (model.policy)
         rules = self.guard(d.pod)
         if rules is None:
             return False

@@ -11,6 +11,20 @@ ingress rules against the source address as it arrives (after any SNAT on
 the way, as the receiving node's dataplane sees it). Host-network pods are
 never selected (Kubernetes leaves them out of pod selectors).
 
+From the pod's own node: a packet the pod's node stack itself sends (a
+process of the node, of a host-network pod or of a ``no-netns`` pod on it:
+one stack), delivered to the pod without any stack forwarding it, is not
+subject to the pod's ingress rules, whatever local address it carries
+(:func:`from_resident_node`, switch :data:`FROM_RESIDENT_NODE_ALLOWED`).
+Kubernetes docs, Network Policies, "What you can't do with network
+policies": pods cannot "block access from their resident node"; Calico's
+docs (projectcalico/calico PR #2691, "Protect hosts"): "Calico allows all
+connections from processes running on the host to guest workloads on the
+host"; calico#2797 shows it; kube-router PR #195 does the same. The sender's
+egress rules still apply (a host-network or no-netns sender has none). A
+packet that left the node and came back, or a remote node's packet, is
+judged as usual.
+
 Ports: a rule's port is a number, a range (``endPort``) or a named
 container port. A name resolves against the *destination* pod of the packet
 as delivered (the receiver, for ingress and egress alike), so it is read at
@@ -46,6 +60,29 @@ from l2l3.model.types import (
 if TYPE_CHECKING:
     from l2l3.model.network import Network, PodInfo
     from l2l3.model.packet import Packet
+
+
+#: Whether traffic a pod's own node sends is exempt from the pod's ingress rules
+#: (see the module docstring). True on every enforcing profile: the Kubernetes docs
+#: state it for NetworkPolicy as such, and Calico, Antrea and kindnet's
+#: kube-network-policies all hook only forwarded pod traffic or exempt the host.
+#: False: ingress rules apply to node -> own-pod traffic as to any other.
+FROM_RESIDENT_NODE_ALLOWED = True
+
+
+def from_resident_node(origin_stack: str | None, routed: bool, receiver: PodInfo | None) -> bool:
+    """Whether a packet sent by ``origin_stack`` and delivered to ``receiver`` is exempt.
+
+    ``routed``: some stack forwarded the packet on its way (then it is not the
+    node's own packet on its local path).
+    """
+    return (
+        FROM_RESIDENT_NODE_ALLOWED
+        and receiver is not None
+        and origin_stack is not None
+        and not routed
+        and origin_stack == receiver.node
+    )
 
 
 class Direction(StrEnum):
@@ -228,9 +265,13 @@ def _compiled(net: Network, rule: PolicyRule, policy: Policy) -> CompiledRule:
 
 
 def policy_verdict(
-    net: Network, sender: PodInfo | None, receiver: PodInfo | None, pkt: Packet
+    net: Network, sender: PodInfo | None, receiver: PodInfo | None, pkt: Packet, from_node: bool = False
 ) -> tuple[bool, str, Span | None]:
-    """Whether policies let ``pkt`` (as delivered) pass; the reason if not."""
+    """Whether policies let ``pkt`` (as delivered) pass; the reason if not.
+
+    ``from_node``: :func:`from_resident_node` holds, so the receiver's ingress
+    rules do not apply.
+    """
     if sender is not None:
         rules = governing_rules(net, sender, Direction.EGRESS)
         dest = receiver.pod if receiver is not None else None
@@ -243,7 +284,7 @@ def policy_verdict(
                 f"egress of {sender.id} denied by policy ({names})",
                 _first_span(net, sender, Direction.EGRESS),
             )
-    if receiver is not None:
+    if receiver is not None and not from_node:
         rules = governing_rules(net, receiver, Direction.INGRESS)
         if rules is not None and not any(
             r.matches(pkt.src, pkt.proto, pkt.dport, receiver.pod) for r in rules

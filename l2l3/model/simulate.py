@@ -20,7 +20,7 @@ from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_
 from l2l3.model.conntrack import CtHit, Visit, answer_packet, match, tup
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
-from l2l3.model.policy import policy_verdict
+from l2l3.model.policy import from_resident_node, policy_verdict
 from l2l3.model.types import OS, BridgeKind, Proto, SourceNat, Span, StackMode
 
 #: Deepest path followed before giving up (each hop is a stack or an L2 hand-off).
@@ -495,7 +495,7 @@ class Simulator:
         if ctx.answer is not None:  # NetworkPolicy is stateful: the request's admission admits it
             pkt, ctx = self._undnat(st, pkt, ctx)
         else:
-            ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), receiver, pkt)
+            ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), receiver, pkt, self._from_node(ctx, receiver))
             if not ok:
                 return self._drop(ctx, st.id, pkt, why, span)
         by = iface.name if iface else None
@@ -509,6 +509,11 @@ class Simulator:
             return self._drop(ctx, f"external {name}", pkt, why, span)
         ctx = ctx.hop(f"external {name}", "delivered", pkt)
         return self._end(ctx, pkt, Disposition.DELIVERED, "", to=f"external {name}")
+
+    @staticmethod
+    def _from_node(ctx: _Ctx, receiver: PodInfo | None) -> bool:
+        """The receiver's own node sent it on its local path (model.policy.from_resident_node)."""
+        return from_resident_node(ctx.origin.stack, ctx.routed, receiver)
 
     def _sending_pod(self, ctx: _Ctx) -> PodInfo | None:
         if ctx.origin.pod is None:

@@ -6,7 +6,14 @@ import z3
 
 from l2l3.model.network import Iface, PodInfo, Stack
 from l2l3.model.packet import Disposition
-from l2l3.model.policy import CompiledRule, Direction, PeerSet, governing_rules, port_ranges
+from l2l3.model.policy import (
+    CompiledRule,
+    Direction,
+    PeerSet,
+    from_resident_node,
+    governing_rules,
+    port_ranges,
+)
 from l2l3.model.types import Pod, PortSpec, Proto
 from l2l3.solver.core import Core, SymPkt, _collapsed, _Ctx
 from l2l3.solver.encode import TRUE, Bool, Term, conj, disj, in_any, in_prefix, neg, proto_is, val
@@ -23,6 +30,8 @@ class Delivery(Core):
     """The last step: policy admits the packet (delivered) or not (dropped)."""
 
     _policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]]
+    #: the stack the current search sends from (None: an external); set by Engine.search
+    origin_stack: str | None = None
 
     def _peers(self, ps: PeerSet, x: Term) -> Bool:
         if ps.any:
@@ -68,7 +77,7 @@ class Delivery(Core):
     def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
         key = (
             ctx.pod.id if ctx.pod else "",
-            receiver.id if receiver else "",
+            (receiver.id if receiver else "") + ("|from-node" if self._from_node(ctx, receiver) else ""),
             pkt.src.get_id(),
             pkt.dst.get_id(),
             pkt.proto.get_id() * 100003 + pkt.dport.get_id(),
@@ -85,11 +94,15 @@ class Delivery(Core):
             parts.append(
                 self._rules_allow(governing_rules(self.net, ctx.pod, Direction.EGRESS), pkt.dst, pkt, dest)
             )
-        if receiver is not None:
+        if receiver is not None and not self._from_node(ctx, receiver):
             parts.append(
                 self._rules_allow(governing_rules(self.net, receiver, Direction.INGRESS), pkt.src, pkt, dest)
             )
         return conj(*parts)
+
+    def _from_node(self, ctx: _Ctx, receiver: PodInfo | None) -> bool:
+        """The receiver's own node sent it on its local path (model.policy.from_resident_node)."""
+        return from_resident_node(self.origin_stack, ctx.routed, receiver)
 
     def _deliver(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx) -> None:
         if ctx.answer is not None:  # stateful policy: the request's admission admits its answer

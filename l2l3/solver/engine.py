@@ -98,6 +98,7 @@ class Engine(L2Stages, Delivery, Conntrack):
         """
         self.found: list[Found] = []
         self.goal = goal
+        self.origin_stack = origin.stack if origin.external is None else None
         self.checks = 0
         dst = space.dst
         pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)

@@ -171,10 +171,13 @@ def test_ipblock_matches_pod_addresses() -> None:
     assert {d for d in PODS.values() if d != "n/xa" and reach(net, "n/xa", d)} == {"n/xb", "n/za"}
 
 
-def test_host_network_pods_are_never_selected() -> None:
+def test_host_network_pods_are_never_selected(monkeypatch: pytest.MonkeyPatch) -> None:
     # concept page: host-network pods are outside NetworkPolicy ("behavior ... undefined"); l2l3
     # leaves them out of every selector, as before: the agent (pod=a in x) is neither governed
-    # by `select pod=a` nor a peer of `pods pod=a`.
+    # by `select pod=a` nor a peer of `pods pod=a`. The agent shares xa's node, whose own
+    # packets no policy refuses (model.policy.FROM_RESIDENT_NODE_ALLOWED): off here, so the
+    # peer rule alone decides.
+    monkeypatch.setattr("l2l3.model.policy.FROM_RESIDENT_NODE_ALLOWED", False)
     net = net_with(deny_into_xa("    ingress from pods pod=a\n"))
     traces = l2l3.trace(net, "n/agent", IPS["n/xa"], Proto.TCP, 80)
     assert not any(t.delivered_to == "n/xa" for t in traces)

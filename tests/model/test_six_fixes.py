@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import l2l3
-from l2l3.model import choices
+from l2l3.model import choices, policy
 from l2l3.model.network import Network
 
 # Two nodes on one segment, both written with the shorthand; {cni} is the cluster's profile line.
@@ -142,3 +142,56 @@ def test_windows_host_via_overlay_switch(monkeypatch: pytest.MonkeyPatch) -> Non
     """The switch's other setting: the Windows host sends through the tunnel like its pods."""
     monkeypatch.setattr(choices, "WINDOWS_HOST_VIA_OVERLAY", True)
     assert verdict(net_of("flannel vxlan"), "reach node win1 -> lin1/web") == "holds"
+
+
+# --------------------------------------------------------------------------
+# 5. NetworkPolicy never blocks a pod's own node
+
+RESIDENT = """
+cluster c {{
+    pod-cidr 10.244.0.0/16
+    cni {cni}
+}}
+segment lan 10.127.130.0/24 gateway 10.127.130.1
+node n1 linux ip 10.127.130.11 on lan subnet 10.244.1.0/24 {{
+    pod p0 ip 10.244.1.10 namespace shop
+    pod p1 ip 10.244.1.11 namespace dev
+    pod agent host-network namespace kube-system
+}}
+node n2 linux ip 10.127.130.12 on lan subnet 10.244.2.0/24 {{
+    pod q0 ip 10.244.2.10 namespace dev
+    pod agent2 host-network namespace kube-system
+}}
+policy deny-in namespace shop {{
+    select
+    types ingress
+}}
+"""
+
+
+@pytest.mark.parametrize("cni", ["calico bgp", "calico vxlan", "antrea", "kindnet"])
+def test_policy_never_blocks_the_resident_node(cni: str) -> None:
+    """Kubernetes docs, Network Policies, "What you can't do with network policies":
+    pods cannot "block access from their resident node"; projectcalico/calico PR #2691
+    (docs "Protect hosts"): "Calico allows all connections from processes running on
+    the host to guest workloads on the host"; calico#2797 (a deny-all GlobalNetworkPolicy
+    still lets the node reach its own pods); kube-router PR #195. "From its resident node"
+    is the node's own stack as sender on its local path: the node from any of its
+    addresses, its host-network pods (the same stack); another node, or a pod of the
+    same node, is still refused."""
+    net = Network(l2l3.loads(RESIDENT.format(cni=cni)))
+    assert verdict(net, "reach node n1 -> n1/p0 tcp port 80") == "holds"
+    assert verdict(net, "reach n1/agent -> n1/p0 tcp port 80") == "holds"
+    assert verdict(net, "reach 10.127.130.11 -> n1/p0 tcp port 80") == "holds"  # bound to eth0's address
+    assert verdict(net, "no reach node n2 -> n1/p0") == "holds"
+    assert verdict(net, "no reach n2/agent2 -> n1/p0") == "holds"
+    assert verdict(net, "no reach n1/p1 -> n1/p0") == "holds"
+    assert verdict(net, "no reach namespace kube-system -> n1/p0") == "violated"  # n1/agent reaches it
+
+
+def test_resident_node_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch's other setting: ingress rules apply to node -> own-pod traffic too."""
+    monkeypatch.setattr(policy, "FROM_RESIDENT_NODE_ALLOWED", False)
+    net = Network(l2l3.loads(RESIDENT.format(cni="calico bgp")))
+    assert verdict(net, "no reach node n1 -> n1/p0") == "holds"
+    assert verdict(net, "no reach namespace kube-system -> n1/p0") == "holds"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 import l2l3
 import tests.property.test_engine_vs_simulator as agreement
-from l2l3.model import choices
+from l2l3.model import choices, policy
 from tests.model.test_semantics import WIN_AND_LINUX, one
 from tests.property.netgen import rich_networks
 
@@ -21,17 +21,23 @@ FLIPS = [
     ("WINDOWS_ARP_ANY_LOCAL", True),
     ("OUTBOUND_NAT_ICMP", True),
     ("WINDOWS_HOST_VIA_OVERLAY", True),
+    ("FROM_RESIDENT_NODE_ALLOWED", False),
 ]
+
+
+#: switches that live beside the rule they govern rather than in choices.py
+HOMES = {"FROM_RESIDENT_NODE_ALLOWED": policy}
 
 
 @contextmanager
 def flipped(name: str, value: object) -> Iterator[None]:
-    old = getattr(choices, name)
-    setattr(choices, name, value)
+    home = HOMES.get(name, choices)
+    old = getattr(home, name)
+    setattr(home, name, value)
     try:
         yield
     finally:
-        setattr(choices, name, old)
+        setattr(home, name, old)
 
 
 def test_mac_rewrite_switch_changes_what_the_far_side_sees() -> None:
