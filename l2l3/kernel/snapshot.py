@@ -32,7 +32,14 @@ from l2l3.kernel.iptables import parse_iptables
 from l2l3.kernel.live import LiveNetns, link_kind, link_master, read_netns, veth_peer
 from l2l3.kernel.netns import NETNS_DIR
 from l2l3.kernel.snapshot_find import FoundNetns
-from l2l3.kernel.snapshot_rules import nft_notes, port_flags, routing_notes, service_rules
+from l2l3.kernel.snapshot_rules import (
+    iptables_unread,
+    nft_notes,
+    port_flags,
+    routing_notes,
+    service_rules,
+    stack_rules_notes,
+)
 from l2l3.model.network import pod_ids
 from l2l3.model.types import (
     OS,
@@ -254,6 +261,7 @@ def build(
                 node_notes.append(f"{ifn} ({kind or 'device'}) is given a segment of its own")
         for nic in nics:
             segments[nic.segment].append(nic.ip)
+        node_notes += _unread_links(ns, nics, bridges, vxlans, pod_ports)
         for mv_parent in sorted(
             {h.split(":", 1)[1] for hn_, h in pod_of.values() if hn_ == n and h.startswith("macvlan:")}
         ):
@@ -270,7 +278,7 @@ def build(
                 if mode != "bridge":
                     node_notes.append(f"pod {pns}: macvlan mode {mode} (the model's macvlan is bridge mode)")
             pn = nss[pns]
-            node_notes += [f"pod {pns}: {t}" for t in pn.differences]
+            node_notes += [f"pod {_short(pns)}: {t}" for t in pn.differences + stack_rules_notes(pn)]
             eth = pn.links[0]
             addrs = pn.addrs.get(eth["ifname"], [])
             if not addrs:
@@ -322,7 +330,16 @@ def build(
         fdbs = []
         for e in ns.fdb:
             if e.get("ifname") in vx_names and "dst" in e and ":" not in str(e["dst"]):
+                if e.get("mac") == "00:00:00:00:00:00":
+                    node_notes.append(
+                        f"vxlan {e['ifname']} default destination {e['dst']} (flooding) is not expressible"
+                    )
+                    continue
                 fdbs.append(Fdb(mac=e["mac"], dst=IPv4Address(e["dst"]), dev=e["ifname"]))
+            elif e.get("state") == "static" and "master" in e:
+                node_notes.append(
+                    f"static bridge fdb entry {e.get('mac')} dev {e.get('ifname')} is not expressible"
+                )
         snats, dnats, filters, tnotes = parse_iptables(ns.iptables)
         local = [a.ip for lst in ns.addrs.values() for a in lst]
         sdnats, snotes, handled = service_rules(ns.iptables, local)
@@ -331,7 +348,7 @@ def build(
             if d not in dnats:
                 comments[(name, "dnats", len(dnats))] = "from portmap/kube-proxy chains (iptables-save)"
                 dnats.append(d)
-        node_notes += routing_notes(ns) + nft_notes(ns)
+        node_notes += routing_notes(ns) + nft_notes(ns) + iptables_unread(ns.iptables)
         nodes.append(
             Node(
                 name=name,
@@ -367,6 +384,36 @@ def build(
     header = header + [f"# note: {t}" for t in notes]
     text = "\n".join(header) + "\n\n" + render(spec, comments)
     return Snapshot(spec, text, netns_map, notes)
+
+
+def _unread_links(
+    ns: LiveNetns,
+    nics: list[Nic],
+    bridges: list[Bridge],
+    vxlans: list[Vxlan],
+    pod_ports: set[str],
+) -> list[str]:
+    """Links of a node the spec does not hold, and addresses past the first: each named."""
+    said = {x.name for x in nics} | {x.name for x in bridges} | {x.name for x in vxlans} | pod_ports
+    kinds = {x["ifname"]: link_kind(x) for x in ns.links}
+    notes = []
+    for x in ns.links:
+        ifn, master = x["ifname"], link_master(x)
+        extra = ns.addrs.get(ifn, [])[1:]
+        if extra and kinds.get(ifn) != "bridge" and ifn in said:
+            notes.append(f"{ifn} has more addresses than the first: {', '.join(map(str, extra))} not read")
+        if master is not None and kinds.get(master) == "bridge":
+            same_ns_veth = kinds.get(ifn) == "veth" and "link_netnsid" not in x  # a no-netns pod's
+            if ifn not in pod_ports and not same_ns_veth:
+                notes.append(
+                    f"{ifn} ({kinds[ifn] or 'device'}) is a port of bridge {master} but no pod's: "
+                    "the bridge's link through it is not expressible"
+                )
+        elif master is not None:
+            notes.append(f"{ifn} is enslaved to {master} ({kinds.get(master) or 'device'}): not expressible")
+        elif ifn not in said and not ns.addrs.get(ifn) and kinds.get(ifn) != "veth":
+            notes.append(f"{ifn} ({kinds[ifn] or 'device'}) has no address and is not read")
+    return notes
 
 
 def _short(key: str) -> str:

@@ -214,3 +214,35 @@ def service_rules(save: str, local: list[IPv4Address]) -> tuple[list[Dnat], list
         if chain.startswith(("KUBE-NODEPORTS", "KUBE-FW-", "KUBE-XLB-")) and nat[chain]:
             notes.append(f"kube-proxy chain {chain} ({len(nat[chain])} rules) is not translated")
     return dnats, notes, handled
+
+
+def iptables_unread(save: str) -> list[str]:
+    """Rules :func:`parse_iptables` and :func:`service_rules` never look at: the mangle,
+    raw and security tables, filter OUTPUT, nat INPUT and nat OUTPUT (but for
+    kube-proxy's and portmap's jumps, read as dnat)."""
+    tables, policies = parse_tables(save)
+    notes = []
+    for t, chains in sorted(tables.items()):
+        if t in ("nat", "filter"):
+            continue
+        for rules in chains.values():
+            notes += [f"iptables {t} table rule not read: {r.text}" for r in rules]
+    for t, chain in (("filter", "OUTPUT"), ("nat", "INPUT"), ("nat", "OUTPUT")):
+        for r in tables.get(t, {}).get(chain, []):
+            if r.target not in ("KUBE-SERVICES", "CNI-HOSTPORT-DNAT"):
+                notes.append(f"iptables {t} {chain} rule not read: {r.text}")
+        if policies.get((t, chain), "ACCEPT") not in ("ACCEPT", "-"):
+            notes.append(f"iptables {t} {chain} policy {policies[(t, chain)]} is not read")
+    return notes
+
+
+def stack_rules_notes(ns: LiveNetns) -> list[str]:
+    """A pod's own rules and static neighbours (the language gives a pod none): each named."""
+    notes = [
+        f"iptables rule in the pod not read: {line}"
+        for line in ns.iptables.splitlines()
+        if line.startswith("-A")
+    ]
+    notes += nft_notes(ns)
+    notes += [f"static neighbour {e.get('dst')} dev {e.get('dev')} in the pod not read" for e in ns.neigh]
+    return notes
