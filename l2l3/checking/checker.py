@@ -186,12 +186,14 @@ class Checker:
                     text += f"; a typical one dies: {d.label}'s ingress policy admits no source address it can arrive with"
                 return CheckResult(q, Verdict.VIOLATED, text, witness=shown, pairs=n)
             first = first or t
+        where, warn = _where_delivered(self.net, plan.pairs[0][1], first)
         return CheckResult(
             q,
             Verdict.HOLDS,
-            f"all {n} source/destination pairs reach (witness: the first){self_note(plan.excluded)}",
+            f"all {n} source/destination pairs reach (witness: the first){where}{self_note(plan.excluded)}",
             witness=first,
             pairs=n,
+            warnings=warn,
         )
 
     def _no_reach(self, q: Reach) -> CheckResult:
@@ -337,6 +339,29 @@ class Checker:
             if t is not None:
                 return CheckResult(q, Verdict.VIOLATED, f"a packet from {s.label} loops", t)
         return CheckResult(q, Verdict.HOLDS, f"proved: no packet from any of {len(senders)} senders loops")
+
+
+def _where_delivered(net: Network, d: Endpoint, t: Trace | None) -> tuple[str, tuple[str, ...]]:
+    """For an address destination: where the witness was delivered, and a warning when an
+    address of the Service CIDR only reaches an external (no Service answers there)."""
+    if t is None or d.place is not None or t.delivered_to is None:
+        return "", ()
+    text = f"; the witness is delivered into {t.delivered_to}"
+    if d.arrive is not None and t.final is not None:
+        return f"{text} at {t.final.proto} port {t.final.dport}", ()
+    cl = net.spec.cluster
+    vip = t.packet.dst
+    if (
+        t.delivered_to.startswith("external ")
+        and cl is not None
+        and cl.service_cidr
+        and vip in cl.service_cidr
+    ):
+        return text, (
+            f"{vip} is in the service CIDR {cl.service_cidr}, but the witness leaves by a route to "
+            f"{t.delivered_to}: no Service answers it (`service NS/NAME` is the strict destination)",
+        )
+    return text, ()
 
 
 def evaluate(net: Network, q: Query) -> CheckResult:

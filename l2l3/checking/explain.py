@@ -40,6 +40,13 @@ def why_missed(t: Trace | None, goal: Goal) -> str:
         return ""
     if not t.delivered:
         return t.reason
+    if goal.arrive is not None and t.final is not None:  # a service destination (section 9)
+        if t.delivered_to not in {a[0] for a in goal.arrive}:
+            return f"delivered to {t.delivered_to}, which is none of the Service's ready endpoints"
+        if (t.delivered_to, t.final.proto, t.final.dport) not in goal.arrive:
+            return (
+                f"delivered to {t.delivered_to} at {t.final.proto} port {t.final.dport}, not at a target port"
+            )
     out: list[str] = []
     if goal.via_mac and not t.via_mac:
         r = routing_hops(t)

@@ -154,6 +154,9 @@ def probe_packet(net: Network, src: Endpoint, dst: Endpoint, h: Headers) -> Pack
     if dst.address is None:
         return None
     proto = h.proto or (Proto.TCP if h.port is not None else Proto.ICMP)
+    hint = [pp for pp in dst.ports if h.proto in (None, pp[0]) and h.port in (None, pp[1])]
+    if hint:  # a service destination: one of its own ports
+        proto, h = hint[0][0], Headers(proto=hint[0][0], port=hint[0][1])
     s = send_address(net, src, dst.address) or IPv4Address(0)
     return Packet(
         src=s,

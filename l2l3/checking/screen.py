@@ -39,7 +39,8 @@ class PolicyScreen:
         if self._nat_src is None:
             out: set[IPv4Address] = set()
             for st in self.net.stacks.values():
-                if st.snats or st.outbound_nats:
+                masq = any(d.masq_unless is not None or d.masq_hairpin for d in st.dnats)  # KUBE-MARK-MASQ
+                if st.snats or st.outbound_nats or masq:
                     out |= st.local_addrs
                 out |= {r.to for r in st.snats if r.to is not None}
             self._nat_src = frozenset(out)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from l2l3.dsl.render_services import service_lines
 from l2l3.model.types import (
     NAMESPACE_NAME_LABEL,
     AnyPeer,
@@ -69,6 +70,7 @@ def render(spec: Spec, comments: Comments | None = None) -> str:
         blocks.append("\n".join(underlay))
     blocks += [_node(n, cm) for n in spec.nodes]
     blocks += [_policy(p) for p in spec.policies]
+    blocks += ["\n".join(service_lines(s)) for s in spec.services]
     if spec.checks:
         blocks.append("\n".join(f"check {c.name}: {c.query}" for c in spec.checks))
     return "\n\n".join(blocks) + "\n" if blocks else ""

@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
+from l2l3.dsl.resolve_services import check_service_ref, check_services
 from l2l3.errors import Diagnostic, Severity, SpecError, source_lines
+from l2l3.model.services import ServiceRef
 from l2l3.model.types import (
     NOWHERE,
     AddressRef,
@@ -161,6 +163,7 @@ class _Resolver:
         for n in spec.nodes:
             self.node(n)
         self.pod_addresses()
+        check_services(self)
         for c in spec.checks:
             self.check(c.query, c.span)
         return self.diags
@@ -517,5 +520,7 @@ class _Resolver:
                 for p in n.pods
             ):
                 self.warn(self.at(span, "pods"), f"{text} selects no pod: the check quantifies over nothing")
+        elif isinstance(ref, ServiceRef):
+            check_service_ref(self, ref, span)
         elif isinstance(ref, AddressRef):
             pass

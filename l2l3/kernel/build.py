@@ -318,7 +318,7 @@ class Builder:
         if node.fdbs:
             fdb = [f"fdb append {fd.mac} dev {fd.dev} dst {fd.dst} self permanent" for fd in node.fdbs]
             run(["bridge", "-n", ns, "-batch", "-"], input="\n".join(fdb) + "\n")
-        rules = iptables_rules(node)
+        rules = iptables_rules(node, st.dnats, st.filters)  # the stack's: with its Services' rules
         if rules:
             run(["ip", "netns", "exec", ns, "iptables-restore"], input=rules)
         with in_netns(ns):

@@ -55,13 +55,25 @@ def _filter_lines(f: Filter, chain: str) -> list[str]:
     return out
 
 
+#: KUBE-MARK-MASQ's bit (kube-proxy), masqueraded first thing in POSTROUTING
+MASQ_MARK = "0x4000/0x4000"
+
+
 def _dnat_lines(n: int, d: Dnat) -> tuple[list[str], list[str]]:
     chain = f"L2L3-DNAT-{n}"
     jumps: list[str] = []
     body: list[str] = [f":{chain} - [0:0]"]
+    hooks = ("PREROUTING",) if d.inbound_only else ("PREROUTING", "OUTPUT")
     for pp in _proto_port(d.proto, d.port):
-        for hook in ("PREROUTING", "OUTPUT"):
-            jumps.append(" ".join(x for x in (f"-A {hook} -d {d.vip}/32", pp, f"-j {chain}") if x))
+        for hook in hooks:
+            for src in [f"-s {s}" for s in d.sources] or [""]:
+                words = (f"-A {hook}", src, f"-d {d.vip}/32", pp, f"-j {chain}")
+                jumps.append(" ".join(x for x in words if x))
+    if d.masq_unless is not None:  # KUBE-SVC's `! -s clusterCIDR -j KUBE-MARK-MASQ`, or every packet
+        body.append(f":{chain}-MASQ - [0:0]")
+        body.append(f"-A {chain} -j {chain}-MASQ")
+        body += [f"-A {chain}-MASQ -s {c} -j RETURN" for c in d.masq_unless]
+        body.append(f"-A {chain}-MASQ -j MARK --set-xmark {MASQ_MARK}")
     count = len(d.backends)
     for k, be in enumerate(d.backends):
         sub = f"{chain}-{k}"
@@ -70,6 +82,8 @@ def _dnat_lines(n: int, d: Dnat) -> tuple[list[str], list[str]]:
             stat = f"-m statistic --mode random --probability {1.0 / (count - k):.6f} "
         body.append(f":{sub} - [0:0]")
         body.append(f"-A {chain} {stat}-j {sub}")
+        if d.masq_hairpin:  # KUBE-SEP's `-s ENDPOINT -j KUBE-MARK-MASQ`
+            body.append(f"-A {sub} -s {be.ip}/32 -j MARK --set-xmark {MASQ_MARK}")
         if be.port is not None:
             # a port rewrite needs a protocol: TCP, UDP and SCTP get it, others keep theirs
             for p in (Proto.TCP, Proto.UDP, Proto.SCTP):
@@ -78,13 +92,28 @@ def _dnat_lines(n: int, d: Dnat) -> tuple[list[str], list[str]]:
     return jumps, body
 
 
-def iptables_rules(node: Node) -> str:
-    """The node's NAT and filter rules as iptables-restore input ('' if none)."""
-    if not (node.snats or node.dnats or node.filters):
+def iptables_rules(
+    node: Node, dnats: tuple[Dnat, ...] | None = None, filters: tuple[Filter, ...] | None = None
+) -> str:
+    """The node's NAT and filter rules as iptables-restore input ('' if none).
+
+    ``dnats``/``filters`` replace the node's own lists (a built stack's, which
+    hold the kube-proxy rules of its Services first; l2l3.model.profiles.services).
+    """
+    dnats = node.dnats if dnats is None else dnats
+    filters = node.filters if filters is None else filters
+    if not (node.snats or dnats or filters):
         return ""
     nat_chains: list[str] = []
     nat_rules: list[str] = []
-    for n, d in enumerate(node.dnats):
+    if any(d.masq_unless is not None or d.masq_hairpin for d in dnats):  # KUBE-POSTROUTING, first
+        nat_rules.append(f"-A POSTROUTING -m mark --mark {MASQ_MARK} -j L2L3-KUBE-POSTROUTING")
+        nat_chains += [
+            ":L2L3-KUBE-POSTROUTING - [0:0]",
+            "-A L2L3-KUBE-POSTROUTING -j MARK --xor-mark 0x4000",
+            "-A L2L3-KUBE-POSTROUTING -j MASQUERADE",
+        ]
+    for n, d in enumerate(dnats):
         jumps, body = _dnat_lines(n, d)
         nat_rules += jumps
         nat_chains += body
@@ -109,11 +138,11 @@ def iptables_rules(node: Node) -> str:
     decl = [c for c in nat_chains if c.startswith(":")]
     body = [c for c in nat_chains if not c.startswith(":")]
     text += decl + nat_rules + body + ["COMMIT"]
-    if node.filters:
+    if filters:
         text += ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
-        for f in node.filters:
+        for f in filters:
             text += _filter_lines(f, "FORWARD")
-        for f in node.filters:
+        for f in filters:
             if f.out_dev is None:
                 text += _filter_lines(f, "INPUT")
         text.append("COMMIT")

@@ -228,7 +228,10 @@ class Prober(NetnsSockets):
     def _tcp_token(self, sport: int, dport: int) -> int | None:
         """The token of the TCP try sent from ``sport`` to ``dport``, if any."""
         with self.lock:
-            return self.tcp_ports.get((sport, dport))
+            got = self.tcp_ports.get((sport, dport))
+            if got is None:  # a DNAT rewrote the port (a target port): the source port names the try
+                got = next((t for (sp, _dp), t in self.tcp_ports.items() if sp == sport), None)
+            return got
 
     def _token(self, ip: bytes) -> tuple[int | None, int]:
         """(token, ttl) of an IPv4 packet carrying a probe, else (None, 0)."""

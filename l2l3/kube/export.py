@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from l2l3.dsl import render
+from l2l3.dsl.render_services import service_lines
 from l2l3.kube.errors import Note
 from l2l3.kube.inputs import ClusterInput
 from l2l3.kube.provenance import input_error
+from l2l3.model.services import Service
 from l2l3.model.types import NOWHERE, Node, Span, Spec
 
 __all__ = ["render_import", "writable_names"]
@@ -130,6 +132,17 @@ def _policy(spec: Spec, i: int) -> list[str]:
     return lines
 
 
+def _service(s: Service) -> list[str]:
+    """A ``service`` block: the Service's line on its header and ports, each endpoint's slice line on it."""
+    lines = service_lines(s)
+    lines[0] = _tail(lines[0], _from(s.span))
+    spans = [p.span for p in s.ports] + ([s.span] if s.selector is not None else [])
+    spans += [e.span for e in s.endpoints or ()]
+    for j, span in enumerate(spans, start=1):
+        lines[j] = _tail(lines[j], _from(span))
+    return lines
+
+
 def _header(ci: ClusterInput, paths: Sequence[str], renamed: list[str], placed: set[int]) -> list[str]:
     out = ["# l2l3 import of " + " ".join(paths)]
     if ci.cni is not None:
@@ -188,6 +201,7 @@ def render_import(ci: ClusterInput, paths: Sequence[str]) -> str:
         blocks.append(under)
     blocks += [_node(n, assumed) for n in spec.nodes]
     blocks += [_policy(spec, i) for i in range(len(spec.policies))]
+    blocks += [_service(s) for s in spec.services]
     if spec.checks:
         lines = _lines(replace(Spec(), checks=spec.checks))
         blocks.append([_tail(line, _from(c.span)) for line, c in zip(lines, spec.checks, strict=True)])

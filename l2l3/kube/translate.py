@@ -24,6 +24,7 @@ from l2l3.kube.cni import CniChoice
 from l2l3.kube.errors import Note
 from l2l3.kube.load import Cluster as KubeCluster
 from l2l3.kube.provenance import Notes, model_span, quiet_gc
+from l2l3.kube.translate_service import services
 from l2l3.kube.underlay import covering, place_nodes
 from l2l3.model.profiles._base import WINDOWS_UNDER
 from l2l3.model.types import (
@@ -335,10 +336,6 @@ def _windows_routes(
     return tuple(out)
 
 
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"
-
-
 def translate(
     cluster: KubeCluster, cni: CniChoice, segments: Sequence[Segment] = (), name: str = "kubernetes"
 ) -> Translation:
@@ -443,15 +440,7 @@ def _translate(cluster: KubeCluster, cni: CniChoice, segments: Sequence[Segment]
                 span=model_span(node.span),
             )
         )
-    if cluster.services or cluster.endpoint_slices:
-        first = (cluster.services or cluster.endpoint_slices)[0]  # type: ignore[operator]
-        notes.add(
-            first.span,
-            f"{_count(len(cluster.services), 'Service')} and {_count(len(cluster.endpoint_slices), 'EndpointSlice')} "
-            "are read but not translated yet (LANGUAGE.md §9): checks see pod addresses only",
-            "skipped-object",
-            count=len(cluster.services) + len(cluster.endpoint_slices),
-        )
+    svcs = services(notes, cluster.services, cluster.endpoint_slices)  # l2l3.kube.translate_service
     pod_cidr = cni.pod_cidr
     block = Cluster(
         name=name,
@@ -477,6 +466,7 @@ def _translate(cluster: KubeCluster, cni: CniChoice, segments: Sequence[Segment]
         segments=tuple(new_segments),
         nodes=tuple(nodes),
         policies=tuple(policy(notes, p) for p in cluster.policies),
+        services=svcs,
         namespaces=namespaces,
     )
     return Translation(spec=spec, notes=notes.items)

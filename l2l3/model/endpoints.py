@@ -2,8 +2,8 @@
 
 This is the one place that resolves names (``n1/web``, ``pod shop/web``,
 ``node n1``, ``namespace shop``, ``pods app=web``, ``namespace shop pods
-app=web``, ``external web``, an address literal)
-and says which addresses an endpoint sends from. The checker, the API's
+app=web``, ``external web``, an address literal, and as a destination
+``service NS/NAME``) and says which addresses an endpoint sends from. The checker, the API's
 ``trace``, the kernel probes and the tests all use it.
 """
 
@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from l2l3.errors import QueryError
 from l2l3.model.network import Network
+from l2l3.model.services import Service
 from l2l3.model.simulate import Origin
 from l2l3.model.types import (
     AddressRef,
@@ -24,6 +25,8 @@ from l2l3.model.types import (
     NodeRef,
     PodNsRef,
     PodRef,
+    Proto,
+    ServiceRef,
     StackMode,
 )
 
@@ -48,6 +51,10 @@ class Endpoint:
     prefix: IPv4Network | None = None
     address: IPv4Address | None = None  # a typical address to send to
     iface: str | None = None  # the pod's own endpoint interface
+    #: a ``service`` destination: the (receiver, protocol, port) a packet must arrive at
+    arrive: frozenset[tuple[str, Proto, int]] | None = None
+    #: a ``service`` destination: the (protocol, port)s it is sent to
+    ports: tuple[tuple[Proto, int], ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -161,6 +168,8 @@ def resolve(net: Network, ref: EndpointRef) -> list[Endpoint]:
         return [Endpoint(f"external {ref.name}", external=ref.name, address=addr)]
     if isinstance(ref, AddressRef):
         return _address_senders(net, ref)
+    if isinstance(ref, ServiceRef):
+        return service_senders(net, ref)
     raise QueryError(f"unknown endpoint {ref!r}")
 
 
@@ -240,7 +249,67 @@ def as_destination(net: Network, ref: EndpointRef) -> list[Endpoint]:
     """Every receiver ``ref`` stands for; an address range is one destination."""
     if isinstance(ref, AddressRef):
         return [Endpoint(str(ref), prefix=ref.prefix, address=ref.prefix.network_address)]
+    if isinstance(ref, ServiceRef):
+        return service_destinations(net, ref)
     return resolve(net, ref)
+
+
+def find_service(net: Network, ref: ServiceRef) -> Service:
+    """The Service ``ref`` names; QueryError if the spec has none of that name."""
+    for svc in net.spec.services:
+        if (svc.namespace, svc.name) == (ref.namespace, ref.name):
+            return svc
+    known = ", ".join(sorted(s.ref for s in net.spec.services)) or "none"
+    raise QueryError(f"no {ref} (Services: {known})")
+
+
+def service_senders(net: Network, ref: ServiceRef) -> list[Endpoint]:
+    """``service NS/NAME`` as a sender (``isolated``, the far side): its ready endpoints' pods.
+
+    A Service sends nothing itself; what answers and calls out for it are
+    the processes behind its endpoint addresses (a pod, else whichever
+    stack owns the address).
+    """
+    from l2l3.model.profiles.services import targets
+
+    out: list[Endpoint] = []
+    for ip in sorted({t.ip for t in targets(net, find_service(net, ref)) if t.stack is not None}):
+        owner = net.owners[ip][0]
+        if owner.pod is not None and owner.pod in net.pods:
+            out.append(pod_endpoint(net, owner.pod))
+        else:
+            out.extend(_address_senders(net, AddressRef(prefix=IPv4Network(ip))))
+    return out
+
+
+def service_destinations(net: Network, ref: ServiceRef) -> list[Endpoint]:
+    """``service NS/NAME`` as receivers (LANGUAGE.md section 9).
+
+    A packet counts when sent to the cluster IP on one of the Service's
+    ports (the check's headers narrow them) and delivered into the stack of
+    one of its ready endpoints at that port's target port: one destination.
+    A packet that leaves by a default route towards an external that owns
+    the cluster IP does not count. A headless Service has no cluster IP: its
+    clients get the endpoints' addresses from DNS, so each endpoint address
+    is a destination of its own, reached at its target port. No ready
+    endpoint: nothing can arrive (the check says so).
+    """
+    from l2l3.model.profiles.services import targets  # the profile layer imports this module's peers
+
+    svc = find_service(net, ref)
+    ts = [t for t in targets(net, svc) if t.stack is not None]
+    ports = tuple((p.proto, p.port) for p in svc.ports)
+    label = str(ref)
+    if svc.ip is not None:
+        arrive = frozenset((t.stack, t.port.proto, t.target_port) for t in ts if t.stack is not None)
+        vip = IPv4Network(svc.ip)
+        return [Endpoint(label, prefix=vip, address=svc.ip, arrive=arrive, ports=ports)]
+    out = []
+    for ip in sorted({t.ip for t in ts}):
+        arrive = frozenset((t.stack, t.port.proto, t.target_port) for t in ts if t.ip == ip and t.stack)
+        mine = tuple(sorted({(t.port.proto, t.target_port) for t in ts if t.ip == ip}))
+        out.append(Endpoint(f"{label} ({ip})", prefix=IPv4Network(ip), address=ip, arrive=arrive, ports=mine))
+    return out
 
 
 def check_query_endpoints(net: Network, q: object) -> None:

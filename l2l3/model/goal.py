@@ -51,6 +51,9 @@ class Goal:
     via_mac: bool = False
     nat: NatMode = NatMode.ANY
     src_not: frozenset[IPv4Address] = frozenset()
+    #: a ``service`` destination: delivered into one of these (receiver, protocol, port),
+    #: i.e. into an endpoint's stack at its target port (LANGUAGE.md section 9); None: any port
+    arrive: frozenset[tuple[str, Proto, int]] | None = None
 
     def met_by(self, t: Trace) -> bool:
         """Whether the concrete trace ``t`` meets this goal (the reference meaning)."""
@@ -68,6 +71,10 @@ class Goal:
             return False
         if self.nat is NatMode.WITHOUT and t.nat:
             return False
+        if self.arrive is not None and (
+            t.final is None or (t.delivered_to, t.final.proto, t.final.dport) not in self.arrive
+        ):
+            return False
         return not (self.src_not and (t.final is None or t.final.src in self.src_not))
 
     def describe(self) -> str:
@@ -82,6 +89,9 @@ class Goal:
             parts.append("via mac")
         if self.nat is not NatMode.ANY:
             parts.append(self.nat.value)
+        if self.arrive is not None:
+            ports = sorted({f"{p}/{proto}" for _, proto, p in self.arrive})
+            parts.append("at target port " + " or ".join(ports) if ports else "at no target port")
         if self.src_not:
             parts.append("from a source other than " + ", ".join(map(str, sorted(self.src_not))))
         return " ".join(parts)
@@ -135,7 +145,11 @@ def delivery_goal(
     receivers = None if None in places else frozenset(p for p in places if p is not None)
     via_mac = isinstance(q, Reach) and q.via_mac
     nat = q.nat if isinstance(q, Reach) else NatMode.ANY
-    return Goal(receivers=receivers, via_mac=via_mac, nat=nat, src_not=src_not)
+    arrive = None
+    if dsts and all(d.arrive is not None for d in dsts):  # service destinations (section 9)
+        arrive = frozenset(a for d in dsts for a in d.arrive or ())
+        receivers = frozenset(a[0] for a in arrive)
+    return Goal(receivers=receivers, via_mac=via_mac, nat=nat, src_not=src_not, arrive=arrive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -269,6 +269,12 @@ class Network:
             gw.routes = [EffRoute(seg.prefix, seg.name, None, True, seg.span)]
             gw.externals = tuple(e.name for e in self.spec.externals if e.via == seg.name)
             self.stacks[gid] = gw
+        if self.spec.services:  # kube-proxy's rules, first in their chains (model.profiles.services)
+            from l2l3.model.profiles.services import program
+
+            for name, (dnats, filters) in program(self).items():
+                st = self.stacks[name]
+                st.dnats, st.filters = dnats + st.dnats, filters + st.filters
 
     def _build_node(self, node: Node) -> None:
         st = Stack(

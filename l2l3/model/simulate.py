@@ -21,7 +21,7 @@ from l2l3.model.conntrack import CtHit, Visit, answer_packet, match, tup
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import from_resident_node, policy_verdict
-from l2l3.model.types import OS, BridgeKind, Proto, SourceNat, Span, StackMode
+from l2l3.model.types import OS, BridgeKind, Dnat, Proto, SourceNat, Span, StackMode
 
 #: Deepest path followed before giving up (each hop is a stack or an L2 hand-off).
 MAX_STEPS = 256
@@ -43,6 +43,8 @@ class _Ctx:
     seen: frozenset[tuple[object, ...]] = frozenset()
     routed: bool = False
     nat: bool = False
+    #: the kube-proxy rule that set KUBE-MARK-MASQ in the current stack (None: unmarked)
+    mark: Dnat | None = None
     #: conntrack entries the packet leaves (a request; see l2l3.model.conntrack)
     visits: tuple[Visit, ...] = ()
     #: the request's entries, when this packet is its answer
@@ -184,12 +186,14 @@ class Simulator:
         ctx = replace(ctx, nat=True, ct=replace(ctx.ct, restore=None))
         return new, ctx.hop(st.id, what, new)
 
-    def _dnat(self, st: Stack, pkt: Packet, ctx: _Ctx) -> list[tuple[Packet, _Ctx]]:
+    def _dnat(self, st: Stack, pkt: Packet, ctx: _Ctx, inbound: bool = True) -> list[tuple[Packet, _Ctx]]:
         if self._tracked_here(st, pkt, ctx):
             return [(pkt, ctx)]
         src, dst, proto, _sport, dport, _ttl = l3(pkt)
         for rule in st.dnats:
-            if rule.vip != dst:
+            if rule.vip != dst or (rule.inbound_only and not inbound):
+                continue
+            if rule.sources and not any(src in s for s in rule.sources):
                 continue
             if rule.proto is not None and rule.proto != proto:
                 continue
@@ -199,7 +203,12 @@ class Simulator:
             for b in rule.backends:
                 new = set_l3(pkt, dst=b.ip, dport=b.port if b.port is not None else dport)
                 where = f"{b.ip}:{b.port}" if b.port is not None else str(b.ip)
-                c = replace(ctx, nat=True).hop(st.id, f"dnat {rule.vip} -> {where}", new, rule.span)
+                marked = (rule.masq_unless is not None and not any(src in n for n in rule.masq_unless)) or (
+                    rule.masq_hairpin and src == b.ip
+                )
+                note = " (marked for masquerade)" if marked else ""
+                c = replace(ctx, nat=True, mark=rule if marked else ctx.mark)
+                c = c.hop(st.id, f"dnat {rule.vip} -> {where}{note}", new, rule.span)
                 out.append((new, self._noted(c, new, dnat=True)))
             return out
         return [(pkt, ctx)]
@@ -235,6 +244,12 @@ class Simulator:
 
     def _snat_rules(self, st: Stack, out: Iface, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
         src, dst, *_ = l3(pkt)
+        if ctx.mark is not None:  # KUBE-POSTROUTING, first in nat POSTROUTING: MASQUERADE
+            to_m = st.primary_addr(out.name)
+            if to_m is not None:
+                new = set_l3(pkt, src=to_m)
+                what = f"masquerade: src {src} -> {to_m} (KUBE-MARK-MASQ)"
+                return new, replace(ctx, nat=True, mark=None).hop(st.id, what, new, ctx.mark.span)
         # HNS OutBoundNAT, at the endpoint's vSwitch port: endpoint traffic
         # that the host sends out of a NIC (CNI-SEMANTICS §1(e); choices.py).
         if st.outbound_nats:
@@ -292,7 +307,7 @@ class Simulator:
             return [self._drop(ctx, st.id, pkt, f"no route to {dst0} (network unreachable)")]
         pkt, ctx = self._visit(st, pkt, ctx)
         out: list[Trace] = []
-        for p, c in self._dnat(st, pkt, ctx):
+        for p, c in self._dnat(st, pkt, ctx, inbound=False):
             _src, dst, *_ = l3(p)
             if dst in st.local_addrs:
                 out.append(self._deliver(st, None, p, c))
@@ -316,7 +331,7 @@ class Simulator:
             return [self._end(ctx, pkt, Disposition.LOOPED, f"{st.id}: forwarding loop")]
         if depth > MAX_STEPS:
             return [self._drop(ctx, st.id, pkt, "path longer than the search bound")]
-        ctx = replace(ctx, seen=ctx.seen | {key})
+        ctx = replace(ctx, seen=ctx.seen | {key}, mark=None)  # a mark never leaves its stack
         in_dev = iface.name if iface else None
         if iface is not None and st.os is OS.LINUX and l3(pkt)[0] in st.local_addrs:
             # accept_local=0: a packet from the wire claiming one of our own

@@ -28,6 +28,7 @@ from l2l3.model.selector import LabelExpr as LabelExpr
 from l2l3.model.selector import Labels as Labels
 from l2l3.model.selector import LabelSelector as LabelSelector
 from l2l3.model.selector import SelectorOp as SelectorOp
+from l2l3.model.services import Service, ServiceRef
 
 # --------------------------------------------------------------------------
 # Primitives
@@ -119,6 +120,12 @@ class Dnat:
     proto: Proto | None = None
     port: int | None = None
     backends: tuple[Backend, ...]
+    # kube-proxy's rules (l2l3.model.profiles.services; not written in specs): match only
+    # these sources; KUBE-MARK-MASQ unless from masq_unless (None: never) or when hairpinning
+    sources: tuple[IPv4Network, ...] = ()
+    masq_unless: tuple[IPv4Network, ...] | None = None
+    masq_hairpin: bool = False
+    inbound_only: bool = False  # PREROUTING only: not a local process's OUTPUT
     span: Span = _span()
 
 
@@ -436,7 +443,7 @@ class AddressRef:
         return str(self.prefix)
 
 
-EndpointRef = PodRef | PodNsRef | NodeRef | NamespaceRef | LabelRef | ExternalRef | AddressRef
+EndpointRef = PodRef | PodNsRef | NodeRef | NamespaceRef | LabelRef | ExternalRef | AddressRef | ServiceRef
 
 
 class NatMode(enum.Enum):
@@ -550,5 +557,6 @@ class Spec:
     externals: tuple[External, ...] = ()
     nodes: tuple[Node, ...] = ()
     policies: tuple[Policy, ...] = ()
+    services: tuple[Service, ...] = ()
     checks: tuple[Check, ...] = ()
     source: str = field(default="", compare=False, repr=False)

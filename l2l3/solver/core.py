@@ -92,6 +92,8 @@ class _Ctx:
     routed: bool = False
     nat: bool = False
     sent: tuple[str | None, str | None] | None = None
+    #: the kube-proxy rule that set KUBE-MARK-MASQ in the current stack (None: unmarked)
+    mark: object | None = None
     #: conntrack (l2l3.model.conntrack): the entries a request leaves; for an
     #: answer, the request's entries and the current stack's matched one
     #: (its id and the source its DNAT is undone to, if any)

@@ -28,7 +28,7 @@ from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import EffRoute, Iface, Network, Stack
 from l2l3.model.packet import Disposition, Packet
 from l2l3.model.simulate import Origin
-from l2l3.model.types import OS, Proto, StackMode
+from l2l3.model.types import OS, Dnat, Proto, StackMode
 from l2l3.solver.connect import Conntrack
 from l2l3.solver.core import (
     DEFAULT_BUDGET,
@@ -194,14 +194,18 @@ class Engine(L2Stages, Delivery, Conntrack):
 
     # -------------------------------------------------------------- stages
 
-    def _dnat(self, st: Stack, pkt: SymPkt, ctx: _Ctx) -> Iterator[tuple[SymPkt, _Ctx]]:
+    def _dnat(self, st: Stack, pkt: SymPkt, ctx: _Ctx, inbound: bool = True) -> Iterator[tuple[SymPkt, _Ctx]]:
         if self._tracked_here(st, pkt, ctx):
             yield pkt, ctx
             return
-        _src, dst, proto, dport, _ttl = self._l3(pkt)
+        src, dst, proto, dport, _ttl = self._l3(pkt)
         earlier: list[Bool] = []
         for rule in st.dnats:
+            if rule.inbound_only and not inbound:
+                continue
             m = [dst == ip_const(rule.vip)]
+            if rule.sources:
+                m.append(in_any(src, rule.sources))
             if rule.proto is not None:
                 m.append(proto_is(proto, rule.proto))
             if rule.port is not None:
@@ -214,11 +218,28 @@ class Engine(L2Stages, Delivery, Conntrack):
                         new = self._set_l3(
                             pkt, dst=ip_const(b.ip), dport=val(b.port, 16) if b.port is not None else dport
                         )
-                        yield new, self._noted(replace(ctx, nat=True), new, dnat=True)
+                        c = self._noted(replace(ctx, nat=True), new, dnat=True)
+                        yield from self._marked(rule, b.ip, src, new, c)
             earlier.append(match)
         with self._assume(conj(*[neg(e) for e in earlier])) as ok:
             if ok:
                 yield pkt, ctx
+
+    def _marked(
+        self, rule: Dnat, to: IPv4Address, src: Term, pkt: SymPkt, ctx: _Ctx
+    ) -> Iterator[tuple[SymPkt, _Ctx]]:
+        """KUBE-MARK-MASQ (Simulator._dnat): the packet marked, and not, where each can be."""
+        unless = rule.masq_unless
+        m = FALSE if unless is None else (TRUE if not unless else neg(in_any(src, unless)))
+        if rule.masq_hairpin:
+            m = disj([m, src == ip_const(to)])
+        if m is FALSE:
+            yield pkt, ctx
+            return
+        for cond, c in ((m, replace(ctx, mark=rule)), (neg(m), ctx)):
+            with self._assume(cond) as ok:
+                if ok:
+                    yield pkt, c
 
     def _route_cases(self, st: Stack, dst: Term) -> list[tuple[EffRoute | None, Bool]]:
         """(route, dst selects it) for each route; (None, no route matches).
@@ -301,7 +322,9 @@ class Engine(L2Stages, Delivery, Conntrack):
             with self._assume(conj(when, src_fix)) as ok:
                 if not ok:
                     continue
-                for p, c in (pc for v in self._visit(st, pkt, ctx) for pc in self._dnat(st, *v)):
+                for p, c in (
+                    pc for v in self._visit(st, pkt, ctx) for pc in self._dnat(st, *v, inbound=False)
+                ):
                     _s, dst, *_ = self._l3(p)
                     local = one_of(dst, st.local_addrs)
                     with self._assume(local) as ok2:
@@ -328,7 +351,7 @@ class Engine(L2Stages, Delivery, Conntrack):
         with self._assume(neg(looped)) as ok:
             if not ok:
                 return
-            ctx = replace(ctx, seen=(*ctx.seen, (key, pkt)))
+            ctx = replace(ctx, seen=(*ctx.seen, (key, pkt)), mark=None)  # a mark never leaves its stack
             self._receive_fresh(st, iface, pkt, ctx, depth)
 
     def _receive_fresh(self, st: Stack, iface: Iface | None, pkt: SymPkt, ctx: _Ctx, depth: int) -> None:
@@ -473,6 +496,12 @@ class Engine(L2Stages, Delivery, Conntrack):
         out_if = st.ifaces[route.dev]
         if self._tracked_here(st, pkt, ctx):  # conntrack, not the NAT rules (Simulator._snat)
             self._egress_l2(st, out_if, route, *self._undnat(st, pkt, ctx), depth)
+            return
+        to_m = st.primary_addr(out_if.name) if ctx.mark is not None else None
+        if to_m is not None:  # KUBE-POSTROUTING first: MASQUERADE the marked packet
+            p = self._set_l3(pkt, src=ip_const(to_m))
+            c = self._noted(replace(ctx, nat=True, mark=None), p, dnat=False)
+            self._egress_l2(st, out_if, route, p, c, depth)
             return
         for cond, to in self._snat_cases(st, out_if, pkt):
             with self._assume(cond) as ok:

@@ -10,7 +10,20 @@ from l2l3.model.goal import ConnectGoal, Goal, PacketSpace
 from l2l3.model.packet import Disposition
 from l2l3.model.types import NatMode
 from l2l3.solver.core import Leaf, SymPkt
-from l2l3.solver.encode import TRUE, Bool, Term, bv_eq, conj, in_prefix, ip_const, neg, one_of, proto_is, val
+from l2l3.solver.encode import (
+    TRUE,
+    Bool,
+    Term,
+    bv_eq,
+    conj,
+    disj,
+    in_prefix,
+    ip_const,
+    neg,
+    one_of,
+    proto_is,
+    val,
+)
 
 
 def leaf_condition(goal: Goal, leaf: Leaf) -> Bool | None:
@@ -36,9 +49,19 @@ def leaf_condition(goal: Goal, leaf: Leaf) -> Bool | None:
         return None
     if goal.nat is NatMode.WITHOUT and leaf.nat:
         return None
+    cond: Bool = TRUE
+    if goal.arrive is not None:  # a service destination: at one of its target ports
+        at = [
+            conj(proto_is(leaf.pkt.proto, p), leaf.pkt.dport == val(n, 16))
+            for s, p, n in goal.arrive
+            if s == leaf.to
+        ]
+        if not at:
+            return None
+        cond = disj(at)
     if goal.src_not:
-        return neg(one_of(leaf.pkt.src, goal.src_not))
-    return TRUE
+        return conj(cond, neg(one_of(leaf.pkt.src, goal.src_not)))
+    return cond
 
 
 def answer_condition(goal: ConnectGoal, request: Leaf, answer: Leaf, sent: SymPkt) -> Bool | None:

@@ -440,7 +440,9 @@ def test_overlay_gets_each_nodes_own_address() -> None:
     built(t)
 
 
-def test_services_are_named_as_not_translated() -> None:
+def test_services_are_translated() -> None:
+    """Services are translated (tests/kube/test_services_in.py has the details); one without a
+    selector or EndpointSlice has no endpoint, and the note says so."""
     svc = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -448,7 +450,9 @@ def test_services_are_named_as_not_translated() -> None:
         "spec": {"ports": [{"port": 80}], "clusterIP": "10.96.0.10"},
     }
     t = tr(*TWO_NODES, svc)
-    assert "1 Service and 0 EndpointSlices are read but not translated" in notes(t)
+    (got,) = t.spec.services
+    assert (got.namespace, got.name, str(got.ip), got.endpoints) == ("shop", "web", "10.96.0.10", ())
+    assert "Service shop/web has no selector and no EndpointSlice: it has no endpoint" in notes(t)
 
 
 def test_cluster_block_from_the_choice() -> None:

@@ -26,13 +26,15 @@ from l2l3.dsl.transform.cluster import PROFILE_WORDS, ClusterRules
 from l2l3.dsl.transform.policies import PolicyRules
 from l2l3.dsl.transform.primitives import PrimitiveRules
 from l2l3.dsl.transform.selectors import SelectorRules
+from l2l3.dsl.transform.services import ServiceRules
+from l2l3.model.services import Service
 from l2l3.model.types import Check, Cluster, External, NamespaceDecl, Node, Policy, Segment, Spec
 
 __all__ = ["PROFILE_WORDS", "SpecTransformer"]
 
 
 @v_args(meta=True)
-class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, CheckRules):
+class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, ServiceRules, CheckRules):
     """Turns the parse tree of one file into a raw :class:`Spec`."""
 
     def __init__(self, file: str, lines: list[str]) -> None:
@@ -58,6 +60,7 @@ class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, 
             externals=tuple(c for c in children if isinstance(c, External)),
             nodes=tuple(c for c in children if isinstance(c, Node)),
             policies=tuple(c for c in children if isinstance(c, Policy)),
+            services=tuple(c for c in children if isinstance(c, Service)),
             checks=tuple(c for c in children if isinstance(c, Check)),
         )
 
