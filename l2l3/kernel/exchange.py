@@ -39,6 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from l2l3.kernel.netns import in_netns
 from l2l3.kernel.prober import NetnsSockets
@@ -48,10 +49,17 @@ from l2l3.kernel.wire import IP_PKTINFO, MAGIC, icmp_echo, probe_payload
 from l2l3.model.packet import INITIAL_TTL
 from l2l3.model.types import Proto
 
+if TYPE_CHECKING:
+    from l2l3.model.goal import Exchange as ModelExchange
+
 TIMEOUT = 1.0
 WORKERS = 48
 _SPORT_LO, _SPORT_HI = 20000, 60000
 _PAYLOAD_LEN = len(probe_payload(0))
+
+
+#: (address, port) of one end of a packet as a socket saw it (port 0 for ICMP)
+End = tuple[IPv4Address, int]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -59,27 +67,59 @@ class Exchange:
     """One request as its server took it, and what came back to the client.
 
     ``to``: the place whose stack the request was delivered into; ``src`` /
-    ``dst``: the request's addresses as delivered (after any NAT);
-    ``answered``: an answer was delivered into the client's stack;
-    ``answer_src``: its source as the client received it; ``ok``: the answer
-    came from the address (and port) the client sent to, to the address it
-    sent from (TCP: the handshake completed and the payload came back).
+    ``dst``: the request's ends as delivered (after any NAT); ``sent``: the
+    client's end as it sent (its stack's pick when unbound); ``answer``: the
+    answer's (source, destination) as the client's stack received it (None:
+    none came back); ``ok``: the answer came from the end the client sent
+    to, to the end it sent from, and the client's socket took it (TCP: the
+    handshake completed and the payload came back).
     """
 
     to: str
-    src: IPv4Address
-    dst: IPv4Address
-    answered: bool = False
-    answer_src: IPv4Address | None = None
+    src: End
+    dst: End
+    sent: End
+    answer: tuple[End, End] | None = None
     ok: bool = False
 
+    @property
+    def answered(self) -> bool:
+        """Some answer arrived in the client's stack."""
+        return self.answer is not None
+
+    @property
+    def answer_src(self) -> IPv4Address | None:
+        """The answer's source address as the client's stack received it."""
+        return self.answer[0][0] if self.answer is not None else None
+
+    def observed(self, probe: Probe) -> ModelExchange:
+        """This exchange as :class:`l2l3.model.goal.Exchange`, the form the model's
+        :meth:`~l2l3.model.goal.ConnectGoal.met_by_exchange` reads."""
+        from l2l3.model.goal import Exchange as ModelExchange
+        from l2l3.model.packet import Packet
+
+        def pkt(a: End, b: End) -> Packet:
+            return Packet(src=a[0], dst=b[0], proto=probe.proto, sport=a[1], dport=b[1])
+
+        return ModelExchange(
+            sent=pkt(self.sent, (probe.dst, probe.dport)),
+            request_to=self.to,
+            request_seen=pkt(self.src, self.dst),
+            answer_to=probe.src if self.answer is not None else None,
+            answer_seen=pkt(*self.answer) if self.answer is not None else None,
+        )
+
     def __str__(self) -> str:
-        req = f"request delivered to {self.to} as {self.src} -> {self.dst}"
+        req = f"request delivered to {self.to} as {_end(self.src)} -> {_end(self.dst)}"
         if self.ok:
             return f"{req}; answered"
-        if self.answered:
-            return f"{req}; answer arrived from {self.answer_src} (not the address it was sent to)"
+        if self.answer is not None:
+            return f"{req}; answer arrived from {_end(self.answer[0])} (not the end it was sent to)"
         return f"{req}; no answer came back"
+
+
+def _end(e: End) -> str:
+    return f"{e[0]}:{e[1]}" if e[1] else str(e[0])
 
 
 @dataclass
@@ -112,17 +152,18 @@ class _Seen:
     """A request as one namespace's stack took it."""
 
     netns: str
-    src: IPv4Address
-    dst: IPv4Address
+    src: End
+    dst: End
 
 
 @dataclass
 class _Try:
     probe: Probe
     sender_ns: str
+    sport: int = 0  # the client's port (0 for ICMP)
     seen: list[_Seen] = field(default_factory=list)
     sent_from: IPv4Address | None = None
-    answer_src: IPv4Address | None = None
+    answer: tuple[End, End] | None = None
     ok: bool = False
     error: str = ""
 
@@ -204,11 +245,11 @@ class Exchanger(NetnsSockets):
                     except (OSError, ValueError, struct.error):
                         break  # one bad packet or socket must not stop the collector
 
-    def _seen(self, tok: int | None, ns: str, src: str, dst: str) -> None:
+    def _seen(self, tok: int | None, ns: str, src: tuple[str, int], dst: tuple[str, int]) -> None:
         with self.lock:
             t = self.tries.get(tok) if tok is not None else None
             if t is not None:
-                seen = _Seen(ns, IPv4Address(src), IPv4Address(dst))
+                seen = _Seen(ns, (IPv4Address(src[0]), src[1]), (IPv4Address(dst[0]), dst[1]))
                 if seen not in t.seen:
                     t.seen.append(seen)
 
@@ -218,16 +259,21 @@ class Exchanger(NetnsSockets):
         pl = ip[(ip[0] & 15) * 4 :]
         src, dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
         if kind == "icmp" and len(pl) >= 16 and pl[0] == 8 and pl[8:12] == MAGIC:
-            self._seen(struct.unpack("!I", pl[12:16])[0], ns, src, dst)
-        elif kind == "tcp" and len(pl) >= 14 and pl[13] & 0x12 == 0x02:  # a SYN
+            self._seen(struct.unpack("!I", pl[12:16])[0], ns, (src, 0), (dst, 0))
+            return
+        if kind != "tcp" or len(pl) < 14:
+            return
+        sport, dport = struct.unpack("!HH", pl[:4])
+        if pl[13] & 0x12 == 0x02:  # a SYN
             with self.lock:
-                tok = self.by_sport.get(struct.unpack("!H", pl[:2])[0])
-            self._seen(tok, ns, src, dst)
-        elif kind == "tcp" and len(pl) >= 14 and pl[13] & 0x10:  # SYN-ACK or data back: the answer
+                tok = self.by_sport.get(sport)
+            self._seen(tok, ns, (src, sport), (dst, dport))
+        elif pl[13] & 0x10:  # a SYN-ACK or data coming back: the answer
             with self.lock:
-                t = self.tries.get(self.by_sport.get(struct.unpack("!H", pl[2:4])[0], -1))
-                if t is not None and t.sender_ns == ns and (t.answer_src is None or src != str(t.probe.dst)):
-                    t.answer_src = IPv4Address(src)  # a wrong source, once seen, is what is kept
+                t = self.tries.get(self.by_sport.get(dport, -1))
+                if t is not None and t.sender_ns == ns and (t.answer is None or src != str(t.probe.dst)):
+                    # a wrong source, once seen, is what is kept
+                    t.answer = ((IPv4Address(src), sport), (IPv4Address(dst), dport))
 
     def _on_udp(self, ns: str, s: socket.socket, data: bytes, anc: list, peer: tuple) -> None:  # type: ignore[type-arg]
         if data[:4] != MAGIC or len(data) < 8:
@@ -235,7 +281,7 @@ class Exchanger(NetnsSockets):
         here = _pktinfo_dst(anc)
         if here is None:
             return
-        self._seen(struct.unpack("!I", data[4:8])[0], ns, peer[0], here)
+        self._seen(struct.unpack("!I", data[4:8])[0], ns, peer, (here, s.getsockname()[1]))
         # the answer: from the address the request arrived at, to where it came from
         info = struct.pack("I4s4s", 0, socket.inet_aton(here), b"\0\0\0\0")
         try:
@@ -258,7 +304,7 @@ class Exchanger(NetnsSockets):
             return True
         if buf[:4] == MAGIC:
             try:
-                peer, here = c.getpeername()[0], c.getsockname()[0]
+                peer, here = c.getpeername(), c.getsockname()
                 self._seen(struct.unpack("!I", bytes(buf[4:8]))[0], ns, peer, here)
                 c.send(bytes(buf))
             except OSError:
@@ -270,7 +316,7 @@ class Exchanger(NetnsSockets):
         with self.lock:
             self.next_tok = (self.next_tok + 1) & 0xFFFFFFFF
             self.next_sport = self.next_sport + 1 if self.next_sport + 1 < _SPORT_HI else _SPORT_LO
-            t = _Try(probe, self._sender_ns(probe))
+            t = _Try(probe, self._sender_ns(probe), self.next_sport if probe.proto != Proto.ICMP else 0)
             self.tries[self.next_tok] = t
             return self.next_tok, self.next_sport, t
 
@@ -329,8 +375,9 @@ class Exchanger(NetnsSockets):
                 if not chunk:
                     break
                 got += chunk
-            if got == payload:
-                t.answer_src, t.ok = p.dst, True
+            if got == payload:  # the socket took it: the answer came from where it was sent to
+                t.answer = ((p.dst, p.dport), (t.sent_from, sport))
+                t.ok = True
         except TimeoutError:
             t.error = "timed out"
         finally:
@@ -348,9 +395,9 @@ class Exchanger(NetnsSockets):
             def answer(data: bytes, anc: list, peer: tuple) -> bool:  # type: ignore[type-arg]
                 if data != payload:
                     return False
-                t.answer_src = IPv4Address(peer[0])
-                here = _pktinfo_dst(anc)
-                t.ok = (peer[0], peer[1]) == (str(p.dst), p.dport) and here == str(t.sent_from)
+                here = _pktinfo_dst(anc) or "0.0.0.0"
+                t.answer = ((IPv4Address(peer[0]), peer[1]), (IPv4Address(here), sport))
+                t.ok = t.answer == ((p.dst, p.dport), (t.sent_from, sport))
                 return True
 
             self._ask(s, lambda: s.sendto(payload, (str(p.dst), p.dport)), answer, recvmsg=True)
@@ -371,9 +418,8 @@ class Exchanger(NetnsSockets):
                 pl = ip[(ip[0] & 15) * 4 :] if ip else b""
                 if len(pl) < 8 + len(payload) or pl[0] != 0 or pl[8 : 8 + len(payload)] != payload:
                     return False
-                src, dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
-                t.answer_src = IPv4Address(src)
-                t.ok = src == str(p.dst) and dst == str(t.sent_from)
+                t.answer = ((IPv4Address(ip[12:16]), 0), (IPv4Address(ip[16:20]), 0))
+                t.ok = t.answer == ((p.dst, 0), (t.sent_from, 0))
                 return True
 
             self._ask(s, lambda: s.sendto(echo, (str(p.dst), 0)), answer, recvmsg=False)
@@ -415,11 +461,8 @@ class Exchanger(NetnsSockets):
                 errors.append(t.error)
             for seen in t.seen:
                 place = self.places.get(seen.netns, seen.netns)
-                answered = t.answer_src is not None
-                outs.add(Exchange(place, seen.src, seen.dst, answered, t.answer_src, t.ok))
-        # a try that succeeded says the same as one whose answer was merely seen: keep the best
-        best = {(e.to, e.src, e.dst) for e in outs if e.ok}
-        outs = {e for e in outs if e.ok or (e.to, e.src, e.dst) not in best}
+                sent = (t.sent_from or IPv4Address(0), t.sport)
+                outs.add(Exchange(place, seen.src, seen.dst, sent, t.answer, t.ok))
         reason = "" if outs else ("; ".join(sorted(set(errors))) or "no try seen at any receiver")
         return ExchangeAnswer(frozenset(outs), sent_from, len(tries), reason)
 

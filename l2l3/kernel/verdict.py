@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l2l3.kernel.exchange import Exchange, ExchangeAnswer
+from l2l3.kernel.exchange import ExchangeAnswer
 from l2l3.kernel.probes import Answer, Outcome, Probe, default_protos, source_for
 from l2l3.kernel.realization import Realization, external_address
 from l2l3.model.endpoints import Endpoint
-from l2l3.model.goal import Goal, delivery_goal
+from l2l3.model.goal import Goal, connect_goal, delivery_goal
 from l2l3.model.packet import Packet
-from l2l3.model.types import NatAs, NatMode, Proto, Reach
+from l2l3.model.types import Connect, NatAs, NatMode, Proto, Reach
 
 
 @dataclass
@@ -43,10 +43,7 @@ EXCHANGE_PROTOS = (Proto.ICMP, Proto.TCP, Proto.UDP)
 
 def is_connect(query: object) -> bool:
     """Whether ``query`` is a ``connect`` / ``no connect`` query (language section 8)."""
-    from l2l3.model import types
-
-    cls = getattr(types, "Connect", None)
-    return cls is not None and isinstance(query, cls)
+    return isinstance(query, Connect)
 
 
 def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
@@ -58,8 +55,6 @@ def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
     """
     if goal.receivers is not None and o.to not in goal.receivers:
         return False
-    if goal.arrive is not None and o.to not in {a[0] for a in goal.arrive}:
-        return False  # the probes observe where, not at which port: the DNAT rules fix that
     if goal.via_mac and not o.via_mac:
         return False
     natted = o.src != probe.src_ip or (o.dst is not None and o.dst != probe.dst)
@@ -125,15 +120,13 @@ def check_probes(
                     probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label))
                     if connect and s.src is None and s.stack is not None:
                         probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label, bound=False))
-                for pr, port in d.ports:  # a service destination: its own ports (section 9)
-                    if (h.proto in (None, pr)) and (h.port in (None, port)):
-                        sp = Probe(sid, src_ip, dst, pr, port, s.pod, d.label)
-                        probes += [] if sp in probes else [sp]
-                if witness is not None and witness.src == src_ip and witness.dst == dst:
+                # the witness may reach a stack destination through another address (a VIP)
+                to = dst if d.place is None else witness.dst if witness is not None else dst
+                if witness is not None and witness.src == src_ip and witness.dst == to:
                     wp = Probe(
                         sid,
                         src_ip,
-                        dst,
+                        to,
                         witness.proto,
                         witness.dport if witness.proto != Proto.ICMP else 0,
                         s.pod,
@@ -151,6 +144,8 @@ def kernel_verdict(
     """The kernel's verdict on ``query``, over the probes of :func:`check_probes` and their answers."""
     from l2l3.model.types import Isolated
 
+    if is_connect(query):
+        return KernelCheck("not measured", [], "connect is measured on exchanges (connect_verdict)")
     if not isinstance(query, Reach | NatAs | Isolated):
         return KernelCheck("not measured", [], "probes measure reach, isolated and nat queries only")
     pairs = []
@@ -177,24 +172,6 @@ def kernel_verdict(
     return KernelCheck(status, pairs, "over the packets probed")
 
 
-def exchange_meets(goal: Goal, probe: Probe, answer: ExchangeAnswer, e: Exchange) -> bool:
-    """The kernel's reading of a connect goal on one exchange: the request was
-    delivered as ``goal`` asks of it (receiver, NAT flags, source) *and* the
-    answer came back into the sender's stack from the address and port the
-    request was sent to, to the address it was sent from (:attr:`Exchange.ok`)."""
-    if not e.ok:
-        return False
-    if goal.receivers is not None and e.to not in goal.receivers:
-        return False
-    sent_from = answer.sent_from or probe.src_ip
-    natted = e.src != sent_from or e.dst != probe.dst
-    if goal.nat is NatMode.WITH and not natted:
-        return False
-    if goal.nat is NatMode.WITHOUT and natted:
-        return False
-    return e.src not in goal.src_not
-
-
 def connect_verdict(
     query: object,
     measured: list[tuple[Endpoint, Endpoint, list[Probe]]],
@@ -203,20 +180,23 @@ def connect_verdict(
     """The kernel's verdict on a ``connect`` / ``no connect`` query over the exchanges
     of :func:`check_probes` (run by :class:`~l2l3.kernel.exchange.Exchanger`).
 
-    ``query`` carries the request's fields (``src``, ``dst``, ``headers``,
-    ``negated``, ``nat``, ``via_mac``), as a ``Connect`` or, for the same
-    request, a ``Reach``. ``via mac`` is not measured on exchanges.
+    A pair connects when one of its exchanges meets the query's
+    :class:`~l2l3.model.goal.ConnectGoal` as
+    :meth:`~l2l3.model.goal.ConnectGoal.met_by_exchange` reads it (the same
+    meaning the simulator and the engine use). ``query`` is a ``Connect`` or,
+    for the same request, a ``Reach``; ``via mac`` is not measured on exchanges.
     """
     q: Reach = query  # type: ignore[assignment]
     if q.via_mac:
         return KernelCheck("not measured", [], "exchanges do not measure via mac")
     if q.headers.proto is not None and q.headers.proto not in EXCHANGE_PROTOS:
         return KernelCheck("not measured", [], f"{q.headers.proto} exchanges are not probed")
-    request = Reach(src=q.src, dst=q.dst, headers=q.headers, nat=q.nat)
     pairs = []
     for s, d, probes in measured:
-        goal = delivery_goal([d], request)
-        ok = any(exchange_meets(goal, p, answers[p], e) for p in probes for e in answers[p].exchanges)
+        ok = False
+        for p in probes:
+            goal = connect_goal([d], q, p.src)
+            ok = ok or any(goal.met_by_exchange(e.observed(p)) for e in answers[p].exchanges)
         pairs.append(PairResult(s.label, d.label, probes, ok))
     if not pairs:
         return KernelCheck("not measured", [], "no endpoint pair could be probed")
