@@ -113,7 +113,7 @@ def check(
     for c in spec.checks:
         r = checker.evaluate(c.query)
         why = r.explanation + admission_note(net, r.witness)  # which policy rules let its packet pass
-        results.append(CheckResult(r.query, r.status, why, r.witness, c, r.pairs, r.warnings))
+        results.append(CheckResult(r.query, r.status, why, r.witness, c, r.pairs, r.warnings, r.answer))
         if on_result is not None:
             on_result(results[-1])
     warnings = [d.render() for d in extra_warnings or []] + policy_warnings(net)

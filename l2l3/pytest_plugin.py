@@ -155,7 +155,7 @@ class CheckItem(pytest.Item):
             r = parent.checker().evaluate(c.query)
         except (QueryError, SpecError) as e:  # an endpoint the spec does not have, a malformed query
             raise CheckFailed(f"{where}: error: check {c.name}: {e}") from e
-        r = CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings)
+        r = CheckResult(r.query, r.status, r.explanation, r.witness, c, r.pairs, r.warnings, r.answer)
         self.result = r
         notes = [*parent.warnings, *(f"{where}: warning: check {c.name}: {w}" for w in r.warnings)]
         if notes:

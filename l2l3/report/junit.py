@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from l2l3.checking import CheckResult, Report, Verdict
 from l2l3.errors import Diagnostic
-from l2l3.report.text import render_trace
+from l2l3.model.types import Connect
+from l2l3.report.text import connect_label, connect_lines, render_trace
 
 __all__ = ["render_junit", "render_junit_error"]
 
@@ -54,7 +55,9 @@ def _xml(suite: ET.Element) -> str:
 
 def _body(r: CheckResult) -> str:
     lines = [str(r.query), f"{r.status.value}: {r.explanation}"]
-    if r.witness is not None:
+    if r.witness is not None and isinstance(r.query, Connect):
+        lines += [f"{connect_label(r)}:", *connect_lines(r)]
+    elif r.witness is not None:
         label = "witness"
         if r.status is Verdict.VIOLATED:
             label = "counterexample" if r.witness.delivered else "where its packets die"

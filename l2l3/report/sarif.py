@@ -26,7 +26,7 @@ from urllib.parse import quote
 from l2l3.checking import CheckResult, Report, Verdict
 from l2l3.errors import Diagnostic
 from l2l3.model.packet import Hop, Trace
-from l2l3.model.types import Isolated, NatAs, NetnsIsolation, NoLoops, Query, Reach
+from l2l3.model.types import Connect, Isolated, NatAs, NetnsIsolation, NoLoops, Query, Reach
 
 __all__ = ["RULES", "query_kind", "render_sarif", "render_sarif_error"]
 
@@ -53,6 +53,26 @@ RULES: dict[str, tuple[str, str, str, str, str]] = {
         "The code flow is the counterexample: a concrete packet and every hop that moved or rewrote it, "
         "each at the spec line of the route, bridge, NAT or policy rule that acted. Block it with a "
         "policy or a filter, or drop the route it takes.",
+        "error",
+    ),
+    "connect": (
+        "ConnectCheck",
+        "A connect check does not hold: some request or its answer does not get through.",
+        "`connect A -> B ...` holds when, for every pair, some request is delivered to the destination "
+        "and the answer it sends back (from where the request arrived to where it came from) is "
+        "delivered to the source with the addresses the source sent to and from (LANGUAGE.md section 8).",
+        "The code flow has two thread flows: the request, and its answer. The explanation says which "
+        "half dies, where and why: no route back, an answer that misses the node whose NAT rewrote the "
+        "request (asymmetric return), a filter on the answer at its line (see `filter ... established`).",
+        "error",
+    ),
+    "no-connect": (
+        "NoConnectCheck",
+        "A no-connect check does not hold: a request and its answer both get through.",
+        "`no connect A -> B ...` holds when no pair has a request delivered to the destination whose "
+        "answer the source takes.",
+        "The code flow is the counterexample: the request's path, then its answer's, hop by hop. Block "
+        "either half with a policy or a filter.",
         "error",
     ),
     "isolated": (
@@ -117,10 +137,12 @@ _WARNING = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?:warni
 
 
 def query_kind(q: Query) -> str:
-    """The rule id of a query: ``reach``, ``no-reach``, ``isolated``, ``nat``, ``netns-isolation``, ``no-loops``.
+    """The rule id of a query: ``reach``, ``no-reach``, ``connect``, ``no-connect``, ``isolated``, ``nat``, ``netns-isolation``, ``no-loops``.
 
     A query kind this module does not know yet gets the first word of its text.
     """
+    if isinstance(q, Connect):
+        return "no-connect" if q.negated else "connect"
     if isinstance(q, Reach):
         return "no-reach" if q.negated else "reach"
     for cls, kind in _KINDS:
@@ -267,6 +289,15 @@ def _code_flow(log: _Log, r: CheckResult, file: str, line: int) -> dict[str, Any
     if t is None or not t.hops:
         return None
     locs = [_hop_location(log, h, n, file, line) for n, h in enumerate(t.hops, 1)]
+    if isinstance(r.query, Connect):  # two thread flows: the request, then its answer
+        flows = [{"message": {"text": f"request: {_fate(t)}"}, "locations": locs}]
+        a = r.answer
+        if a is not None and a.hops:
+            n0 = len(t.hops)
+            alocs = [_hop_location(log, h, n0 + n, file, line) for n, h in enumerate(a.hops, 1)]
+            flows.append({"message": {"text": f"answer: {_fate(a)}"}, "locations": alocs})
+        fate = f"request {_fate(t)}" + (f"; answer {_fate(a)}" if a is not None else "; no answer sent")
+        return {"message": {"text": f"{_label(r)}: {t.packet} => {fate}"}, "threadFlows": flows}
     return {
         "message": {"text": f"{_label(r)}: {t.packet} => {_fate(t)}"},
         "threadFlows": [{"message": {"text": _fate(t)}, "locations": locs}],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from l2l3.checking import CheckResult, Report, Verdict
 from l2l3.model.packet import Hop, Packet, Trace
+from l2l3.model.types import Connect
 from l2l3.report.warnings import group_warnings
 
 __all__ = ["render_text", "render_trace", "render_trace_summary"]
@@ -104,6 +105,28 @@ def _result_text(r: CheckResult, witness: bool = True) -> str:
             label = "where its packets die"
         elif r.status is Verdict.VIOLATED:
             label = "counterexample"
-        lines.append(f"  {label}:")
-        lines.append(render_trace(r.witness))
+        if isinstance(r.query, Connect):
+            lines.append(f"  {connect_label(r)}:")
+            lines += connect_lines(r)
+        else:
+            lines.append(f"  {label}:")
+            lines.append(render_trace(r.witness))
     return "\n".join(lines)
+
+
+def connect_label(r: CheckResult) -> str:
+    """What a connect's witness is: the connection, the counterexample, or where it fails."""
+    if r.status is Verdict.VIOLATED:
+        return "counterexample" if isinstance(r.query, Connect) and r.query.negated else "where it fails"
+    return "connection"
+
+
+def connect_lines(r: CheckResult, indent: str = "    ") -> list[str]:
+    """A connect's witness: the request's path, then its answer's (or that none was sent)."""
+    assert r.witness is not None
+    out = [f"{indent}request:", render_trace(r.witness, indent + "  ")]
+    if r.answer is not None:
+        out += [f"{indent}answer:", render_trace(r.answer, indent + "  ")]
+    else:
+        out.append(f"{indent}answer: none (the request is not delivered)")
+    return out

@@ -24,7 +24,7 @@ from l2l3.report.sarif import RULES, query_kind, render_sarif, render_sarif_erro
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-KINDS = ["reach", "no-reach", "isolated", "nat", "netns-isolation", "no-loops"]
+KINDS = ["reach", "no-reach", "connect", "no-connect", "isolated", "nat", "netns-isolation", "no-loops"]
 
 
 def valid(text: str) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def test_root_defaults_to_the_working_directory(
 
 def test_nothing_to_report_is_still_a_valid_log() -> None:
     run = valid(render_sarif([]))["runs"][0]
-    assert run["results"] == [] and len(run["tool"]["driver"]["rules"]) == 8
+    assert run["results"] == [] and len(run["tool"]["driver"]["rules"]) == len(RULES)
     assert run["invocations"][0]["exitCode"] == 0
 
 
