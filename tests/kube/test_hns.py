@@ -334,3 +334,19 @@ def test_overlay_nodes_tunnel_to_each_other(capsys: pytest.CaptureFixture[str]) 
     ]
     assert [(f.mac, str(f.dst)) for f in win3.fdbs] == [("00:15:5d:44:44:44", "10.127.130.42")]
     assert win3.bridges[0].uplink is None and str(win3.bridges[0].ip) == "10.244.5.1/24"
+
+
+def test_winnat_network_and_foreign_objects(tmp_path: Path) -> None:
+    """The host's default `nat` network (HNS Type NAT, WinNAT; Microsoft Learn, network drivers: "nat"
+    containers sit on an internal switch behind the host's NAT) is a bridge without uplink and a
+    masquerade of its prefix; an object of no node-state shape in a dump is named in a note."""
+    n = node([str(V1)], "win1")
+    nat = next(b for b in n.bridges if b.name == "nat")
+    assert nat.uplink is None and str(nat.ip) == "172.28.176.1/20"
+    assert [(str(m.source), m.out) for m in n.snats] == [("172.28.176.0/20", "eth0")]
+    shutil.copytree(V1, tmp_path / "s")
+    f = tmp_path / "s/win1/routes.json"
+    rows = json.loads(f.read_text(encoding="utf-8"))
+    f.write_text(json.dumps(rows + [{"Hello": "world"}]))
+    notes = [x.message for x in load_cluster([str(tmp_path / "s")]).notes]
+    assert any("no node-state shape" in m for m in notes)

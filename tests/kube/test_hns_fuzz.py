@@ -22,6 +22,9 @@ from l2l3.kube.inputs import load_cluster
 SAMPLES = Path(__file__).parent / "samples" / "hns"
 FILES = [
     ("win-l2bridge-v1", "win1/endpoints.json"),
+    ("win-l2bridge-v1", "win1/policylists.json"),
+    ("win-overlay", "win3/networks.json"),
+    ("win-overlay", "win4/hcn-network.json"),
     ("win-l2bridge-v1", "win1/networks.json"),
     ("win-l2bridge-v1", "win1/routes.json"),
     ("win-l2bridge-v2", "win2/hcn-endpoints.json"),
@@ -66,11 +69,7 @@ def _load(path: Path) -> Any:
     raise AssertionError(path)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(which=st.integers(0, len(FILES) - 1), pick=st.integers(0, 10**6), value=VALUES)
-def test_any_bad_value_is_an_input_error(
-    tmp_path_factory: pytest.TempPathFactory, which: int, pick: int, value: Any
-) -> None:
+def _check(tmp_path_factory: pytest.TempPathFactory, which: int, pick: int, value: Any) -> None:
     sample, rel = FILES[which]
     tmp = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(SAMPLES / sample, tmp / sample)
@@ -83,3 +82,24 @@ def test_any_bad_value_is_an_input_error(
         load_cluster([str(tmp / sample)])
     except SpecError as e:
         assert e.diagnostics and all(d.span.line >= 1 for d in e.diagnostics)
+
+
+QUICK = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+LONG = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@QUICK
+@given(which=st.integers(0, len(FILES) - 1), pick=st.integers(0, 10**6), value=VALUES)
+def test_any_bad_value_is_an_input_error(
+    tmp_path_factory: pytest.TempPathFactory, which: int, pick: int, value: Any
+) -> None:
+    _check(tmp_path_factory, which, pick, value)
+
+
+@pytest.mark.slow
+@LONG
+@given(which=st.integers(0, len(FILES) - 1), pick=st.integers(0, 10**6), value=VALUES)
+def test_any_bad_value_is_an_input_error_long(
+    tmp_path_factory: pytest.TempPathFactory, which: int, pick: int, value: Any
+) -> None:
+    _check(tmp_path_factory, which, pick, value)
