@@ -34,6 +34,7 @@ class Run:
     events: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
     maxrss_mb: float = 0.0
+    cpu: float = 0.0  # user + system seconds of the child (less noisy than wall on a shared machine)
     status: str = "ok"  # ok | timeout | memory | error
     stderr: str = ""
     stdout: str = ""
@@ -133,6 +134,7 @@ def run_child(cmd: list[str], cap: float, mem_cap: int | None, env: dict[str, st
             pipe.close()
     run.wall = time.perf_counter() - t0
     run.maxrss_mb = ru.ru_maxrss / 1024
+    run.cpu = ru.ru_utime + ru.ru_stime
     run.stderr = "".join(err_chunks)
     run.stdout = "".join(out_raw)
     if timed_out.is_set():

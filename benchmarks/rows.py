@@ -28,8 +28,9 @@ class Sizes:
     audit: tuple[int, int]
     api: tuple[int, int]
     growth: tuple[tuple[int, int], ...]
-    peer: tuple[int, int, int, int]  # nodes, pods per node, namespaces, policies per namespace
+    peer: tuple[int, int, int, int]  # nodes, pods per node, namespaces, policies (the realistic mix)
     namespaces: int = 10
+    mix_map: tuple[int, int, int, int] = (50, 100, 20, 500)  # map-5k: as peer
 
 
 FULL = Sizes(
@@ -37,25 +38,40 @@ FULL = Sizes(
     audit=(5000, 30),
     api=(100, 100),
     growth=((10, 100), (30, 100), (100, 100), (300, 100), (1000, 100)),
-    peer=(10, 20, 10, 10),
+    peer=(10, 100, 10, 100),
 )
 SMALL = Sizes(
     check=(3, 5),
     audit=(5, 3),
     api=(3, 5),
     growth=((2, 5), (4, 5), (8, 5)),
-    peer=(2, 5, 3, 2),
+    peer=(2, 5, 3, 8),
     namespaces=3,
+    mix_map=(2, 5, 3, 8),
 )
 TARGETS = {
+    "cold-start": "< 0.3 s wall",
     "check-10k": "< 10 s wall",
-    "audit-150k": "< 120 s wall, < 8 GiB",
+    "audit-150k": "< 20 s wall, < 2 GiB",
+    "set-10k": "< 5 s for the query",
     "api-10k": "< 100 ms median",
     "growth": "close to linear (slope ~1)",
-    "peer": "l2l3 >= 100x faster",
+    "peer": "l2l3 matrix >= 100x faster than the peer",
+    "map-5k": "< 10 s wall",
+    "incremental": "< 100 ms per re-answer",
 }
 #: the order of the rows in the table
-ORDER = ["check-10k", "audit-150k", "api-10k", "growth", "peer"]
+ORDER = [
+    "cold-start",
+    "check-10k",
+    "audit-150k",
+    "set-10k",
+    "api-10k",
+    "growth",
+    "peer",
+    "map-5k",
+    "incremental",
+]
 
 
 @dataclass

@@ -15,14 +15,17 @@ when cut short, how far it got. Rows:
                 pair plus ``netns-isolation``. Two ways: the Checker pair by
                 pair (what ``l2l3 check`` does today) and the class-based
                 matrix answering the same checks.
-``audit-150k``  the same checks on 5,000 nodes x 30 pods (target 120 s, 8 GiB).
+``audit-150k``  the same checks on 5,000 nodes x 30 pods (target 20 s, 2 GiB).
+``cold-start``, ``set-10k``, ``map-5k``, ``incremental``: issue 15's rows
+                (:mod:`benchmarks.rows_extra`).
 ``api-10k``     one ``reach`` through the Python API after loading (median).
 ``growth``      1,000 -> 100,000 pods (100 per node), cold start to every
                 answer through the matrix; log-log slope of time over pods.
-``peer``        ``network-config-analyzer --connectivity`` on the same pods,
-                namespaces and NetworkPolicies (written by
-                ``l2l3.generate.to_kubernetes_yaml``) versus ``l2l3 matrix``
-                on the spec, side by side.
+``peer``        ``network-config-analyzer --connectivity`` on 1,000 pods with
+                100 NetworkPolicies of the realistic mix (Kubernetes YAML
+                written by ``l2l3.generate_mix``) versus ``l2l3 matrix`` on
+                the same cluster as a spec, side by side, answers compared
+                per namespace pair.
 ``profile``     cProfile and tracemalloc top 20 at the largest audit size
                 that finished within the caps.
 
@@ -48,6 +51,7 @@ from pathlib import Path
 from benchmarks.peer import peer_row
 from benchmarks.report import report, table
 from benchmarks.rows import TARGETS, Bench, Row
+from benchmarks.rows_extra import cold_row, incremental_row, map_row, set_row
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for the matrix queries")
     ap.add_argument("--peer", choices=["auto", "install", "use", "skip"], default="auto")
-    ap.add_argument("--rows", default="check-10k,audit-150k,api-10k,growth,peer,profile")
+    ap.add_argument(
+        "--rows",
+        default="cold-start,check-10k,audit-150k,set-10k,api-10k,growth,peer,map-5k,incremental,profile",
+    )
     ap.add_argument("--results", default=None, help="write the Markdown report here")
     ap.add_argument("--json", default=None, help="write the rows (and profiles) as JSON here")
     ap.add_argument(
@@ -83,10 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     t0 = time.perf_counter()
     try:
+        if "cold-start" in rows:
+            cold_row(b)
         if "check-10k" in rows:
             b.audit_row("check-10k", *b.sizes.check, wall_target=10.0, mem_target=None)
         if "audit-150k" in rows:
-            b.audit_row("audit-150k", *b.sizes.audit, wall_target=120.0, mem_target=8.0)
+            b.audit_row("audit-150k", *b.sizes.audit, wall_target=20.0, mem_target=2.0)
+        if "set-10k" in rows:
+            set_row(b)
         if "api-10k" in rows:
             b.api_row()
         if "growth" in rows:
@@ -96,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                 b.rows.append(Row("peer", "", TARGETS["peer"], "skipped (--peer skip)", "skipped"))
             else:
                 peer_row(b)
+        if "map-5k" in rows:
+            map_row(b)
+        if "incremental" in rows:
+            incremental_row(b)
         if "profile" in rows:
             b.profile()
     finally:

@@ -18,6 +18,8 @@ Tasks:
 ``api FILE [--repeat N]``
     Load, then time ``l2l3.api.evaluate(net, "reach A -> B")`` for a few pod
     pairs (reachable and not), N times each.
+``query FILE --query Q``
+    Load, build the network, answer Q through ``l2l3.api.evaluate`` (timed alone).
 ``profile FILE [--jobs N] [--budget S]``
     The ``check`` task under cProfile (top 20 by cumulative and by own time),
     then loading and building the network under tracemalloc (top 20
@@ -177,6 +179,20 @@ def task_api(path: str, repeat: int) -> None:
     )
 
 
+def task_query(path: str, query: str) -> None:
+    """Load, build the network, then answer one query (a set query, say) through the API."""
+    from l2l3 import api
+
+    emit("imported")
+    spec, _ = _load(path)
+    emit("loaded")
+    net = api.Network(spec)
+    emit("network", pods=len(net.pods))
+    t = time.perf_counter()
+    r = api.evaluate(net, query)
+    emit("done", status=r.status.value, pairs=r.pairs, query_s=round(time.perf_counter() - t, 3))
+
+
 class _Budget(Exception):
     pass
 
@@ -292,7 +308,8 @@ def task_profile(path: str, jobs: int, budget: float, mem_budget: float | None =
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.worker")
-    ap.add_argument("task", choices=["check", "matrix", "api", "profile"])
+    ap.add_argument("task", choices=["check", "matrix", "api", "profile", "query"])
+    ap.add_argument("--query", default="", help="query: the query to answer")
     ap.add_argument("file")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
@@ -307,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         task_matrix(args.file, args.jobs)
     elif args.task == "api":
         task_api(args.file, args.repeat)
+    elif args.task == "query":
+        task_query(args.file, args.query)
     else:
         task_profile(args.file, args.jobs, args.budget, args.mem_budget)
     return 0
