@@ -408,7 +408,7 @@ def _specs_as_one(
         externals=tuple(e for r in raws for e in r.externals),
         nodes=tuple(state.nodes if state else ()) + tuple(n for r in raws for n in r.nodes),
         policies=st_pol + tuple(state.policies if state else ()) + tuple(p for r in raws for p in r.policies),
-        services=tuple(s for r in raws for s in r.services),
+        services=tuple(state.services if state else ()) + tuple(s for r in raws for s in r.services),
         checks=tuple(c for r in raws for c in r.checks),
         source="",
     )

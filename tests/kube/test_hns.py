@@ -350,3 +350,19 @@ def test_winnat_network_and_foreign_objects(tmp_path: Path) -> None:
     f.write_text(json.dumps(rows + [{"Hello": "world"}]))
     notes = [x.message for x in load_cluster([str(tmp_path / "s")]).notes]
     assert any("no node-state shape" in m for m in notes)
+
+
+def test_services_among_the_manifests_beside_a_state(tmp_path: Path) -> None:
+    """A Service from the manifests is a service statement beside the state's node, and its pod (iis,
+    matched by IP) is its endpoint: the Service reaches it through the ROUTE NeedEncap to the host."""
+    shutil.copytree(V1, tmp_path / "s")
+    (tmp_path / "s/svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: iis, namespace: shop}\n"
+        "spec: {clusterIP: 10.96.0.30, selector: {app: iis}, ports: [{port: 80, targetPort: 80}]}\n"
+    )
+    got = load_cluster([str(tmp_path / "s")])
+    (svc,) = got.raw.services
+    assert (svc.namespace, svc.name, str(svc.ip)) == ("shop", "iis", "10.96.0.30")
+    assert any("kube-proxy's load balancers" in n.message for n in got.notes)
+    res = api.evaluate(api.Network(got.spec), "reach win1/legacy -> 10.96.0.30 tcp port 80")
+    assert res.status.value == "holds", res.explanation

@@ -20,10 +20,11 @@ from l2l3.kube.errors import Note
 from l2l3.kube.errors import Span as KSpan
 from l2l3.kube.provenance import Notes, input_error, model_span
 from l2l3.kube.translate import METADATA_NAME, policy
+from l2l3.kube.translate_service import services
 from l2l3.kube.windows.build import build_node, writable
 from l2l3.kube.windows.place import host_address, segments_for
 from l2l3.kube.windows.read import read_states, shape
-from l2l3.model.types import NamespaceDecl, Node, Policy, Route, Segment, Spec
+from l2l3.model.types import NamespaceDecl, Node, Policy, Route, Segment, Service, Spec
 
 __all__ = ["NodeStates", "node_states", "shape"]
 
@@ -38,6 +39,7 @@ class NodeStates:
     matched: set[tuple[str, str]] = field(default_factory=set)
 
     kube: Any = None  # the kube Cluster, its notes on the files taken here dropped
+    services: tuple[Service, ...] = ()  # the manifests' Services (state-only path)
 
     def __bool__(self) -> bool:
         return bool(self.nodes or self.notes)
@@ -66,9 +68,25 @@ class NodeStates:
             if ns.declared
         )
         policies = tuple(policy(notes, p) for p in kc.policies)
+        self.services = services(notes, kc.services, kc.endpoint_slices)
         self.unmatched(notes)
         self.enforcement(notes)
+        self.load_balancers(notes)
         return namespaces, policies, notes.items
+
+    def load_balancers(self, notes: Notes) -> None:
+        """Services among the manifests beside the state's own ELB load balancers: both are modelled."""
+        if not self.kube.services:
+            return
+        for n in self.nodes:
+            if n.dnats:
+                notes.add(
+                    n.span,
+                    f"node {n.name}: the Services among the inputs give it kube-proxy's load balancers, and its "
+                    "state's ELB and port-mapping policies are dnat statements too (a VIP given by both is "
+                    "translated twice, to the backends each names)",
+                    "assumed",
+                )
 
     def enforcement(self, notes: Notes) -> None:
         """What NetworkPolicy means on a node built from its state: what its ACLs say (docs/windows-state.md)."""
