@@ -234,7 +234,7 @@ def _policy(o: Obj) -> EndpointPolicy | None:
         _unread_type(o, "HNS policy", kind)
         return None
     if s is not o:
-        s.done(BOOKKEEPING | {"flags"})
+        s.done(BOOKKEEPING - {"flags"})  # a NatFlags value (LocalRoutedVip, IPv6) gets a note
     o.done(BOOKKEEPING | {"settings"})
     return got
 
@@ -305,6 +305,40 @@ def _network_policies(o: Obj, net: dict[str, Any]) -> None:
     net["remote_subnets"] = tuple(remotes)
 
 
+def _default_route(o: Obj, what: str) -> IPv4Address | None:
+    """The next hop of the 0.0.0.0/0 entry of a v2 ``Routes`` list; other entries are named in a note."""
+    gw = None
+    for k, rv in enumerate(o.seq("Routes")):
+        rt = o.item("Routes", k, rv)
+        hop = rt.ip("NextHop")
+        rt.get("Metric")
+        if (rt.text("DestinationPrefix") or "") == "0.0.0.0/0":
+            gw = gw or hop
+        else:
+            rt.r.sink.count(
+                "unread-field",
+                (what, "route"),
+                rt.span(),
+                lambda n, pl: f"{what} Routes other than 0.0.0.0/0 are not modelled ({n}; the first here)",
+            )
+        rt.done()
+    return gw
+
+
+def _subnet_policies(s: Obj, net: dict[str, Any]) -> None:
+    """A subnet's policies: the VSID (v1 ``VSID``, v2 ``Settings.IsolationId``); others named in a note."""
+    for k, pv in enumerate(s.seq("Policies")):
+        sp = s.item("Policies", k, pv)
+        if _kind(sp).lower() != "vsid":
+            _unread_type(sp, "HNS subnet policy", _kind(sp))
+            continue
+        st = _settings(sp)
+        net["vsid"] = st.num("VSID" if st.has("VSID") else "IsolationId", 0, 2**24 - 1)
+        if st is not sp:
+            st.done()
+        sp.done(frozenset({"settings"}))
+
+
 def read_network(r: R, m: dict[Any, Any]) -> Network:
     o = Obj(r, m)
     subnets: list[tuple[IPv4Network, IPv4Address | None]] = []
@@ -322,10 +356,7 @@ def read_network(r: R, m: dict[Any, Any]) -> Network:
         prefix = s.cidr_value(raw, s.where("AddressPrefix")) if raw is not None else None
         if prefix is not None:
             subnets.append((prefix, s.ip("GatewayAddress")))
-        for j, pv in enumerate(s.seq("Policies")):
-            sp = s.item("Policies", j, pv)
-            if _kind(sp).lower() == "vsid":
-                net["vsid"] = _settings(sp).num("VSID" if _settings(sp).has("VSID") else "IsolationId")
+        _subnet_policies(s, net)
         s.done(BOOKKEEPING)
     for i, v in enumerate(o.seq("Ipams")):
         version = 2
@@ -336,17 +367,8 @@ def read_network(r: R, m: dict[Any, Any]) -> Network:
             raw = s.get("IpAddressPrefix")
             prefix = s.cidr_value(raw, s.where("IpAddressPrefix")) if raw is not None else None
             gw = None
-            for k, rv in enumerate(s.seq("Routes")):
-                rt = s.item("Routes", k, rv)
-                if (rt.text("DestinationPrefix") or "") == "0.0.0.0/0":
-                    gw = rt.ip("NextHop")
-                rt.get("NextHop")
-                rt.get("Metric")
-                rt.done()
-            for k, pv in enumerate(s.seq("Policies")):
-                sp = s.item("Policies", k, pv)
-                if _kind(sp).lower() == "vsid":
-                    net["vsid"] = _settings(sp).num("IsolationId", 0, 2**24 - 1)
+            gw = _default_route(s, "HNS network subnet")
+            _subnet_policies(s, net)
             if prefix is not None:
                 subnets.append((prefix, gw))
             s.done(BOOKKEEPING)
@@ -378,13 +400,7 @@ def read_endpoint(r: R, m: dict[Any, Any]) -> Endpoint:
         if a is not None and ip is None:
             ip, plen = a, n
         c.done()
-    for i, v in enumerate(o.seq("Routes")):
-        rt = o.item("Routes", i, v)
-        if (rt.text("DestinationPrefix") or "") == "0.0.0.0/0" and gateway is None:
-            gateway = rt.ip("NextHop")
-        rt.get("NextHop")
-        rt.get("Metric")
-        rt.done()
+    gateway = _default_route(o, "HNS endpoint") or gateway
     flags = o.num("Flags") or 0
     network_id = o.text("VirtualNetwork") or o.text("HostComputeNetwork") or ""
     out = Endpoint(
