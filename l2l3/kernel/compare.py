@@ -255,7 +255,29 @@ def compare_exchanges(
     return out
 
 
+#: Documented classes where the model's exchanges and Linux differ (docs/kernel.md).
+KNOWN_EXCHANGE_DIFFERENCES: dict[str, str] = {
+    "answer-not-new": (
+        "an ICMP echo reply passing a stack that holds no conntrack entry for it is not NATed there "
+        "(conntrack starts ICMP entries only for requests; NAT skips the untracked reply); "
+        "the model applies that stack's NAT rules to it"
+    ),
+}
+
+
 def known_exchange_difference(net: Network, probe: Probe, c: ExchangeComparison) -> str | None:
     """The documented class of model/kernel difference an exchange falls in, if any."""
-    del net, probe, c  # none declared yet
+    from l2l3.model.simulate import simulate_answer
+
+    if probe.proto != Proto.ICMP or not c.kernel or not all(k[4] for k in c.kernel):
+        return None
+    requests = {(k[1], k[2], k[3]) for k in c.kernel}
+    if {(k[1], k[2], k[3]) for k in c.model} != requests or any(k[4] for k in c.model):
+        return None
+    origin = Origin(stack=probe.src, pod=probe.pod) if not probe.src.startswith("external ") else None
+    if origin is None:
+        return None
+    for t in simulate(net, origin, probe.packet()):
+        if t.delivered and any(a.delivered_to == probe.src and a.nat for a in simulate_answer(net, t)):
+            return "answer-not-new"  # answered in the kernel, NATed on its way back in the model
     return None
