@@ -200,3 +200,36 @@ def test_no_color_is_honoured_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> 
     assert Style.for_stream(_Tty(), "always").enabled  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "")  # no-color.org: an empty value does not count
     assert Style.for_stream(_Tty()).enabled  # type: ignore[arg-type]
+
+
+class _TtyBuffer:
+    """A terminal-like stderr that keeps what tqdm writes."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        return self.buf.write(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_bars_show_each_phase_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tty = _TtyBuffer()
+    monkeypatch.setattr("sys.stderr", tty)
+    rc = main(["check", str(EX / "shared-stack.l2l3"), "--format", "json"])
+    shown = tty.buf.getvalue()
+    assert rc == 1
+    assert "l2l3: load…" in shown and "l2l3: build…" in shown and "check:" in shown and "/3 [" in shown
+    json.loads(capsys.readouterr().out)  # bars never reach stdout
+    tty.buf.truncate(0)
+    main(["check", str(EX / "shared-stack.l2l3"), "-q"])
+    assert tty.buf.getvalue() == ""
