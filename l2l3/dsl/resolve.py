@@ -82,9 +82,10 @@ class _Resolver:
         # nodes alike have the same prefixes on-link, so a route is checked once.
         self._gateway_ok: dict[int, tuple[Route, tuple[IPv4Network, ...]]] = {}
         self._prefix_sets: dict[tuple[IPv4Network, ...], tuple[IPv4Network, ...]] = {}
-        # (interface names, on-link prefixes per device) -> ids of the routes that
-        # passed the route checks of a node with them (see node())
-        self._routes_ok: dict[tuple[object, ...], set[int]] = {}
+        # id(route) -> (route, the (device, on-link prefixes) it passed the node
+        # route checks with); keys interned, so compared by identity (see node())
+        self._routes_ok: dict[int, tuple[Route, tuple[object, ...]]] = {}
+        self._dev_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -268,24 +269,23 @@ class _Resolver:
         memo: dict[str | None, tuple[IPv4Network, ...]] = {}
         stack = f"node {n.name}"
         routes = () if profile_managed else n.routes
-        # A route that passed on a node alike (the same interface names, the
-        # same on-link prefixes per device) passes again. Profiles give every
-        # node the same route objects about a peer, so each is checked once
-        # and a node's N peer routes cost one subset test in C, not N calls.
-        devs = sorted(names) + [None] if routes else []
-        key = (frozenset(names), tuple(self.candidates(connected, d, memo) for d in devs))
-        passed = self._routes_ok.setdefault(key, set())
-        if routes and not passed.issuperset(map(id, routes)):
-            for r in routes:
-                if id(r) in passed:
-                    continue
-                before = len(self.diags)
-                if r.dev is not None and r.dev not in names:
-                    iface(r.span, "dev", r.dev, "route dev")
-                else:
-                    self.gateway(r, connected, stack, memo)
-                if len(self.diags) == before:
-                    passed.add(id(r))
+        # A route that passed on a node where its device exists with the same
+        # on-link prefixes passes again. Profiles give every node the same
+        # route objects about a peer, so each is checked once; a node's N peer
+        # routes cost one dictionary probe each, not N checks.
+        keys = {d: self.dev_key(d, connected, memo) for d in [*names, None]} if routes else {}
+        ok = self._routes_ok
+        todo = [
+            r for r in routes if (h := ok.get(id(r))) is None or h[1] is not keys.get(r.dev) or h[0] is not r
+        ]
+        for r in todo:
+            before = len(self.diags)
+            if r.dev is not None and r.dev not in names:
+                iface(r.span, "dev", r.dev, "route dev")
+            else:
+                self.gateway(r, connected, stack, memo)
+            if len(self.diags) == before and r.dev in keys:
+                ok[id(r)] = (r, keys[r.dev])
         for f in n.filters:
             iface(f.span, "in", f.in_dev, "filter in")
             iface(f.span, "out", f.out_dev, "filter out")
@@ -343,6 +343,16 @@ class _Resolver:
             if memo is not None:
                 memo[dev] = candidates
         return candidates
+
+    def dev_key(
+        self,
+        dev: str | None,
+        connected: list[tuple[str | None, IPv4Network]],
+        memo: dict[str | None, tuple[IPv4Network, ...]],
+    ) -> tuple[object, ...]:
+        """(device, its on-link prefixes), one object per distinct pair."""
+        key = (dev, self.candidates(connected, dev, memo))
+        return self._dev_keys.setdefault(key, key)
 
     def gateway(
         self,
