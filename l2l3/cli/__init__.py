@@ -190,7 +190,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
     for w in warns:
         print(w.render(), file=sys.stderr)
     sys.stdout.write(render(spec, comments))
-    if spec.services:  # kube-proxy's rules are derived, not written: shown as comments
+    if spec.services or any(c.host_port for n in spec.nodes for p in n.pods for c in p.ports):
+        # kube-proxy's and portmap's rules are derived, not written: shown as comments
         from l2l3.model.network import Network
         from l2l3.model.profiles.services import expansion_text
 

@@ -166,7 +166,8 @@ def _pod(p: Pod, indent: str, cm: Comments | None = None, key: tuple[object, ...
 
 
 def _cport(c: ContainerPort) -> str:
-    return f"{c.port}/{c.proto}" + (f"={c.name}" if c.name else "")
+    host = f"{c.host_port}:" if c.host_port is not None else ""
+    return f"{host}{c.port}/{c.proto}" + (f"={c.name}" if c.name else "")
 
 
 def _snat(s: SourceNat) -> str:

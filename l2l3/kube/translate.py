@@ -169,7 +169,7 @@ class _Pods:
 
     def __init__(self, notes: Notes) -> None:
         self.notes = notes
-        self.ports: dict[tuple[tuple[int, str, str | None], ...], tuple[ContainerPort, ...]] = {}
+        self.ports: dict[tuple[tuple[int, str, str | None, int | None], ...], tuple[ContainerPort, ...]] = {}
         #: fields read but not modelled, counted over every pod: what -> [count, first span]
         self.counted: dict[str, list[Any]] = {}
 
@@ -181,17 +181,22 @@ class _Pods:
             got[0] += 1
 
     def ports_of(self, pod: k.Pod) -> tuple[ContainerPort, ...]:
-        key = tuple((p.container_port, p.protocol, p.name) for c in pod.containers for p in c.ports)
+        key = tuple(
+            (p.container_port, p.protocol, p.name, None if pod.host_network else p.host_port)
+            for c in pod.containers
+            for p in c.ports
+        )
         for c in pod.containers:
             for p in c.ports:
-                if p.host_port is not None:
+                if p.host_port is not None and p.host_ip not in (None, "", "0.0.0.0"):
                     self.count(
-                        "pod{s} with a hostPort (portmap's hostPort mappings are not modelled)", p.span
+                        "pod{s} with a hostIP: the hostPort is programmed on every node address", p.span
                     )
         got = self.ports.get(key)
-        if got is None:
+        if got is None:  # a hostPort is programmed as the portmap plugin does (model.profiles.services)
             got = self.ports[key] = tuple(
-                ContainerPort(port=n, proto=PROTOS[proto], name=name) for n, proto, name in key
+                ContainerPort(port=n, proto=PROTOS[proto], name=name, host_port=hp)
+                for n, proto, name, hp in key
             )
         return got
 

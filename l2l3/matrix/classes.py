@@ -101,7 +101,8 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
     views: dict[str, dict[str, int]] = {}  # n -> m -> id of n's statements about m
     view_ids: dict[tuple[tuple[str, int], ...], int] = {(): _EMPTY_VIEW}
     pod_part: dict[tuple[str, str], list[str]] = defaultdict(list)
-    if spec.services:  # kube-proxy's rules (model.profiles.services) tie nodes and endpoints together
+    if spec.services or any(c.host_port for n in spec.nodes for p in n.pods for c in p.ports):
+        # kube-proxy's and portmap's rules (model.profiles.services) tie nodes and endpoints together
         pinned_nodes.update(node_names)
         pinned_pods.update((i.node, i.pod.name) for i in net.pods.values())
     for n in spec.nodes:

@@ -269,8 +269,8 @@ class Network:
             gw.routes = [EffRoute(seg.prefix, seg.name, None, True, seg.span)]
             gw.externals = tuple(e.name for e in self.spec.externals if e.via == seg.name)
             self.stacks[gid] = gw
-        if self.spec.services:  # kube-proxy's rules, first in their chains (model.profiles.services)
-            from l2l3.model.profiles.services import program
+        if self.spec.services or any(c.host_port for i in self.pods.values() for c in i.pod.ports):
+            from l2l3.model.profiles.services import program  # kube-proxy's and portmap's rules
 
             for name, (dnats, filters) in program(self).items():
                 st = self.stacks[name]

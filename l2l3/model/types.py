@@ -197,6 +197,7 @@ class ContainerPort:
     port: int
     proto: Proto = Proto.TCP
     name: str | None = None
+    host_port: int | None = None  # hostPort: the portmap plugin's DNAT (l2l3.model.profiles.services)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

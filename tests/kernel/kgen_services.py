@@ -9,7 +9,8 @@ cluster states a pod-cidr (kube-proxy's cluster-CIDR local-traffic
 detector), and per Service its type (ClusterIP or NodePort), protocol,
 target port (a number, the name ``http``, or the port itself), endpoints (a
 selector, or an explicit subset of the pods' addresses, possibly empty),
-``externalTrafficPolicy`` and ``internalTrafficPolicy``.
+``externalTrafficPolicy`` and ``internalTrafficPolicy``; and whether a pod
+has a hostPort (the portmap plugin's DNAT and masquerade).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import l2l3
 from l2l3.model.types import Spec
 
 PROBE_PORT = 80
+#: a pod's hostPort (portmap), when it has one
+HOST_PORT = 8088
 
 
 def node_port(k: int) -> int:
@@ -42,7 +45,8 @@ def service_clusters(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 2, max
             port = draw(st.sampled_from([8080, 8081]), label="container port")
             ip = f"10.244.{i}.{j + 2}"
             ips.append(ip)
-            lines.append(f"    pod p{i}{j} ip {ip} namespace shop labels app={app} ports {port}=http")
+            host = f"{HOST_PORT}:" if draw(st.integers(0, 3), label="hostPort") == 0 else ""
+            lines.append(f"    pod p{i}{j} ip {ip} namespace shop labels app={app} ports {host}{port}=http")
         lines.append("}")
     for k in range(1, draw(st.integers(1, max_services), label="services") + 1):
         nodeport = draw(st.booleans(), label="nodeport")

@@ -3,12 +3,12 @@
 Hypothesis draws clusters with Services (:mod:`tests.kernel.kgen_services`):
 ClusterIP and NodePort, TCP and UDP, numeric and named target ports,
 selectors and explicit endpoints (none, too), both traffic policies, with and
-without a cluster CIDR. Each is realized in namespaces — the Services as the
+without a cluster CIDR, and pods with a hostPort (portmap). Each is realized in namespaces — the Services as the
 iptables rules kube-proxy's iptables mode writes (DNAT in PREROUTING and
 OUTPUT, KUBE-MARK-MASQ and the masquerade first in POSTROUTING, the REJECT
 filters) — and every sender (pods, nodes, the external) probes every
 address, the VIPs at the Service port and the node addresses at every
-NodePort. The model's answer (delivered where, to which address, from which
+NodePort and the hostPort. The model's answer (delivered where, to which address, from which
 source) must be the kernel's for every probe; a DNAT with several backends
 agrees when the kernel's outcomes are a non-empty subset of the model's.
 
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from l2l3.model.types import Spec
 
 from .conftest import STRICT, Agreement, new_prefix
-from .kgen_services import PROBE_PORT, service_clusters
+from .kgen_services import HOST_PORT, PROBE_PORT, service_clusters
 from .test_differential import save_regression
 
 pytestmark = pytest.mark.kernel
@@ -42,7 +42,7 @@ def run_service_case(spec: Spec, agreement: Agreement) -> list:  # type: ignore[
     from l2l3.kernel.realization import teardown
     from l2l3.kernel.realize import realize
 
-    ports = {PROBE_PORT} | {p.node_port for s in spec.services for p in s.ports if p.node_port}
+    ports = {PROBE_PORT, HOST_PORT} | {p.node_port for s in spec.services for p in s.ports if p.node_port}
     p = new_prefix()
     try:
         rz = realize(spec, p)

@@ -155,13 +155,15 @@ def test_fields_read_but_not_modelled_are_counted_notes() -> None:
     dual = pod("d", "default", "n1", "10.244.1.7", ports=[(80, "TCP", "http")])
     dual["status"]["podIPs"] = [{"ip": "10.244.1.7"}, {"ip": "fd00::7"}]
     dual["spec"]["containers"][0]["ports"][0]["hostPort"] = 8080
+    dual["spec"]["containers"][0]["ports"][0]["hostIP"] = "10.0.0.11"
     n1 = node("n1", "10.0.0.11", "10.244.1.0/24")
     n1["status"]["addresses"].append({"type": "ExternalIP", "address": "203.0.113.5"})
     t = tr(n1, dual)
     text = notes(t, "unread-field")
     assert "1 pod with more than one address (dual-stack): only the IPv4 one is modelled" in text
-    assert "1 pod with a hostPort" in text and "1 node with an ExternalIP" in text
+    assert "1 pod with a hostIP" in text and "1 node with an ExternalIP" in text
     assert str(t.spec.nodes[0].pods[0].ip.ip) == "10.244.1.7"
+    assert t.spec.nodes[0].pods[0].ports[0].host_port == 8080  # programmed as portmap does
 
 
 def test_finished_and_unscheduled_pods_are_the_readers_notes() -> None:

@@ -341,3 +341,44 @@ def test_the_screen_counts_kube_proxy_masquerade_as_a_nat_source() -> None:
     net = net_of(web())
     assert IPv4Address("10.244.1.1") in PolicyScreen(net).nat_sources()
     assert IPv4Network("10.244.0.0/16") in net.stacks["n1"].dnats[0].masq_unless  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------ hostPort (portmap)
+
+HOSTPORT = """
+cluster c {
+    pod-cidr 10.244.0.0/16
+    cni flannel host-gw
+}
+segment lan 10.0.0.0/24 gateway 10.0.0.254
+external internet 0.0.0.0/0 via lan
+node n1 linux ip 10.0.0.1 on lan subnet 10.244.1.0/24 {
+    pod a ip 10.244.1.2 namespace shop ports 8080:80/tcp=http
+    pod c ip 10.244.1.3 namespace shop
+}
+node n2 linux ip 10.0.0.2 on lan subnet 10.244.2.0/24 {
+    pod b ip 10.244.2.2 namespace shop
+}
+"""
+
+
+def test_host_port_syntax_round_trips() -> None:
+    spec = parse(HOSTPORT, "h.l2l3", expand=False)
+    (cp,) = spec.nodes[0].pods[0].ports
+    assert (cp.host_port, cp.port, cp.proto, cp.name) == (8080, 80, Proto.TCP, "http")
+    assert parse(render(spec), "r.l2l3", expand=False).nodes == spec.nodes
+
+
+def test_host_port_is_dnat_on_node_addresses_and_masquerades_the_pod_subnet() -> None:
+    """portmap (containernetworking/plugins plugins/meta/portmap): CNI-HOSTPORT-DNAT on every local
+    address (``--dst-type LOCAL``) to the pod; CNI-HOSTPORT-SETMARK marks traffic from the pod's own
+    subnet, which CNI-HOSTPORT-MASQ masquerades: a pod reaching a host port arrives from the bridge
+    address (seen in real namespaces; CNI-SEMANTICS "portmap (CNI 1.1.1)"); outside traffic keeps
+    its source."""
+    net = Network(l2l3.loads(HOSTPORT))
+    same = traces(net, Origin(stack="n1/c", pod="n1/c"), "10.0.0.1", 8080, "10.244.1.3")
+    assert [(t.delivered_to, str(t.final.src), t.final.dport) for t in same] == [("n1/a", "10.244.1.1", 80)]  # type: ignore[attr-defined]
+    ext = traces(net, Origin(external="internet"), "10.0.0.1", 8080, "198.51.100.7")
+    assert [(t.delivered_to, str(t.final.src)) for t in ext] == [("n1/a", "198.51.100.7")]  # type: ignore[attr-defined]
+    assert verdict(net, "reach pod shop/b -> 10.0.0.1 tcp port 8080") == "holds"
+    assert verdict(net, "nat 198.51.100.7 -> pod shop/a tcp port 8080 as 198.51.100.7") == "holds"

@@ -107,9 +107,14 @@ class PrimitiveRules(TransformerBase):
         return Opt("ports", children[0], meta_token(meta, "ports"))
 
     def cport_list(self, meta: Any, children: list[Token]) -> tuple[ContainerPort, ...]:
-        """``N[/tcp|udp|sctp][=NAME][,] …`` (TCP when no protocol is written)."""
+        """``[HOSTPORT:]N[/tcp|udp|sctp][=NAME][,] …`` (TCP when no protocol is written)."""
         out: list[ContainerPort] = []
         for tok in children:
+            host_text, colon, _ = str(tok).partition(":")
+            host = self.port(Token("INT", host_text, line=tok.line, column=tok.column)) if colon else None
+            if colon:
+                rest, col = str(tok)[len(host_text) + 1 :], (tok.column or 1) + len(host_text) + 1
+                tok = Token(tok.type, rest, line=tok.line, column=col)
             text, _, name = str(tok).partition("=")
             num, _, proto_text = text.partition("/")
             proto = Proto.TCP
@@ -126,7 +131,7 @@ class PrimitiveRules(TransformerBase):
                 self.error(
                     self.tok_span(tok, len(text) + 1), f"{brief(name)} is not a port name: {PORT_NAME_RULE}"
                 )
-            out.append(ContainerPort(port=port, proto=proto, name=name or None))
+            out.append(ContainerPort(port=port, proto=proto, name=name or None, host_port=host))
         return tuple(out)
 
     def label_list(self, meta: Any, children: list[Token]) -> tuple[tuple[str, str], ...]:

@@ -52,6 +52,8 @@ from typing import TYPE_CHECKING
 from l2l3.model.services import Service, ServicePort, ServiceType, TrafficPolicy
 from l2l3.model.types import OS, Action, Backend, Dnat, Filter, Span, StackMode
 
+ANY = IPv4Network("0.0.0.0/0")
+
 if TYPE_CHECKING:
     from l2l3.model.network import Network
 
@@ -177,10 +179,45 @@ def _deny(vip: IPv4Address, p: ServicePort, port: int, span: Span) -> Filter:
     return Filter(action=Action.DENY, dest=IPv4Network(vip), proto=p.proto, port=port, span=span)
 
 
+def host_ports(net: Network, node: str, local: list[IPv4Address]) -> list[Dnat]:
+    """The portmap plugin's rules for the hostPorts of ``node``'s pods (Linux).
+
+    ``CNI-HOSTPORT-DNAT`` (nat PREROUTING and OUTPUT, ``-m addrtype
+    --dst-type LOCAL``): every local address at the host port -> the pod at
+    its container port; ``CNI-HOSTPORT-SETMARK`` marks what comes from the
+    pod's own subnet (``-s <container network>``) and ``CNI-HOSTPORT-MASQ``
+    masquerades it, so a pod reaching a host port arrives from the bridge's
+    address (containernetworking/plugins ``plugins/meta/portmap``; seen in
+    real namespaces, CNI-SEMANTICS "portmap (CNI 1.1.1)").
+    """
+    out: list[Dnat] = []
+    for info in net.pods.values():
+        if info.node != node or info.pod.ip is None:
+            continue
+        for cp in info.pod.ports:
+            if cp.host_port is None:
+                continue
+            outside = tuple(ANY.address_exclude(info.pod.ip.network))  # mark iff from the subnet
+            be = (Backend(ip=info.pod.ip.ip, port=cp.port),)
+            out += [
+                Dnat(
+                    vip=a,
+                    proto=cp.proto,
+                    port=cp.host_port,
+                    backends=be,
+                    masq_unless=outside,
+                    span=info.pod.span,
+                )
+                for a in local
+            ]
+    return out
+
+
 def program(net: Network) -> dict[str, tuple[tuple[Dnat, ...], tuple[Filter, ...]]]:
-    """node -> (DNAT rules, filter rules) kube-proxy programs for every Service, in order."""
+    """node -> (DNAT rules, filter rules) kube-proxy (and portmap) program, in order."""
     spec = net.spec
-    if not spec.services:
+    with_host_ports = {i.node for i in net.pods.values() if any(c.host_port for c in i.pod.ports)}
+    if not spec.services and not with_host_ports:
         return {}
     cluster_cidr = spec.cluster.pod_cidr if spec.cluster is not None else None
     per_svc = [(svc, targets(net, svc)) for svc in spec.services]
@@ -195,6 +232,8 @@ def program(net: Network) -> dict[str, tuple[tuple[Dnat, ...], tuple[Filter, ...
                 _windows(st.node, svc, ts, _primary(net, st.node), dnats)
             else:
                 _linux(st.node, sorted(st.local_addrs), svc, ts, cluster_cidr, dnats, filters)
+        if st.node in with_host_ports and st.os is OS.LINUX:
+            dnats += host_ports(net, st.node, sorted(st.local_addrs))
         if dnats or filters:
             out[st.node] = (tuple(dnats), tuple(filters))
     return out
@@ -283,6 +322,8 @@ def describe(d: Dnat) -> str:
         words.append("from " + ", ".join(map(str, d.sources)))
     if d.masq_unless == ():
         words.append("masquerade (every packet)")
+    elif _only_from(d.masq_unless) is not None:
+        words.append(f"masquerade from {_only_from(d.masq_unless)}")
     elif d.masq_unless:
         words.append("masquerade unless from " + ", ".join(map(str, d.masq_unless)))
     if d.masq_hairpin:
@@ -292,7 +333,18 @@ def describe(d: Dnat) -> str:
     return " ".join(words)
 
 
+def _only_from(unless: tuple[IPv4Network, ...] | None) -> IPv4Network | None:
+    """The network N when ``unless`` is the complement of N (portmap's ``-s <subnet>`` mark)."""
+    if not unless or len(unless) < 2:
+        return None
+    longest = max(unless, key=lambda n: n.prefixlen)
+    cand = next(n for n in longest.supernet().subnets() if n != longest)
+    return cand if set(ANY.address_exclude(cand)) == set(unless) else None
+
+
 def _chain(d: Dnat, os: OS) -> str:
+    if _only_from(d.masq_unless) is not None:
+        return "CNI-HOSTPORT-DNAT, CNI-HOSTPORT-SETMARK for the pod's subnet (portmap)"
     if os is OS.WINDOWS:
         return "HNS load balancer" + (" (NodePort: traffic arriving at the node)" if d.inbound_only else "")
     if d.sources:
@@ -305,7 +357,10 @@ def expansion_text(net: Network) -> str:
     rules = program(net)
     if not rules:
         return ""
-    names = {(s.span.file, s.span.line): s.ref for s in net.spec.services}
+    names = {(s.span.file, s.span.line): f"service {s.ref}" for s in net.spec.services}
+    names.update(
+        {(i.pod.span.file, i.pod.span.line): f"pod {i.id} (hostPort, portmap)" for i in net.pods.values()}
+    )
     out = [
         "",
         "# kube-proxy: the rules each node's Services add, first in their chains (l2l3.model.profiles.services)",
@@ -314,10 +369,10 @@ def expansion_text(net: Network) -> str:
         os = net.stacks[node].os
         out.append(f"# node {node} ({'winkernel' if os is OS.WINDOWS else 'iptables mode'}):")
         for d in dnats:
-            src = f"service {names.get((d.span.file, d.span.line), '?')} at {d.span.file}:{d.span.line}"
+            src = f"{names.get((d.span.file, d.span.line), '?')} at {d.span.file}:{d.span.line}"
             out.append(f"#   {describe(d)}    # {src}: {_chain(d, os)}")
         for f in filters:
-            src = f"service {names.get((f.span.file, f.span.line), '?')} at {f.span.file}:{f.span.line}"
+            src = f"{names.get((f.span.file, f.span.line), '?')} at {f.span.file}:{f.span.line}"
             rule = f"filter deny to {f.dest} {f.proto} port {f.port}"
             out.append(
                 f"#   {rule}    # {src}: no ready endpoint here (filter KUBE-SERVICES / KUBE-EXTERNAL-SERVICES)"
