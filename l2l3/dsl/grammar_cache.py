@@ -31,10 +31,19 @@ from lark import Lark
 
 __all__ = ["cache_dir", "cache_key", "cached_lark"]
 
+#: what the file holds (the tables and the grammar); a new value makes every old file stale
+FORMAT = "l2l3-lark-tables-2"
+
 
 def cache_key(grammar: str, options: dict[str, Any]) -> str:
     """The SHA-256 naming the tables of ``grammar`` built with ``options``."""
-    parts = [grammar, lark.__version__, "{}.{}".format(*sys.version_info[:2]), repr(sorted(options.items()))]
+    parts = [
+        FORMAT,
+        grammar,
+        lark.__version__,
+        "{}.{}".format(*sys.version_info[:2]),
+        repr(sorted(options.items())),
+    ]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -96,6 +105,11 @@ def _write(parser: Lark, directory: Path, file: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".grammar-", dir=directory)
     except OSError:
         return
+    if "grammar" not in parser.__serialize_fields__:  # keep the grammar itself too (lark's cache_grammar),
+        parser.__serialize_fields__ = [
+            *parser.__serialize_fields__,
+            "grammar",
+        ]  # as tools read it (hypothesis)
     try:
         with open(fd, "wb") as f:
             parser.save(f)

@@ -32,6 +32,7 @@ def test_tables_are_written_then_read(tmp_path: Path, monkeypatch: pytest.Monkey
     again = cached_lark(G1, tmp_path, **OPTS)
     assert again.parse("a yz").children[0] == "yz"
     assert again.options.propagate_positions
+    assert again.grammar is not None  # kept for tools that read it (hypothesis.extra.lark)
     assert _files(tmp_path) == [only]
 
 
