@@ -159,3 +159,14 @@ def test_recording_errors_are_input_errors(tmp_path: Path) -> None:
             assert str(path) in str(e)
         else:
             raise AssertionError("accepted")
+
+
+def test_cli_snapshot_from_a_recording(tmp_path: Path, capsys: Any) -> None:
+    from l2l3.kernel.cli import main
+
+    out = tmp_path / "node.l2l3"
+    assert main(["snapshot", "--from", str(SAMPLES / "node-ptp.json"), "--name", "n1", "-o", str(out)]) == 0
+    spec = l2l3.loads(out.read_text(), str(out))
+    assert [n.name for n in spec.nodes][0] == "n1" and len(spec.nodes[0].pods) == 2
+    assert main(["snapshot", "--from", str(tmp_path / "none.json")]) == 2
+    assert "cannot read a recorded snapshot" in capsys.readouterr().err
