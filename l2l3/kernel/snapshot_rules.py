@@ -227,6 +227,18 @@ def iptables_unread(save: str) -> list[str]:
             continue
         for rules in chains.values():
             notes += [f"iptables {t} table rule not read: {r.text}" for r in rules]
+    # the language's filter is one list, the FORWARD chain, applied to INPUT too:
+    # an INPUT rule that is not a FORWARD rule's twin is not read
+    forward = {
+        r.text.split(None, 2)[2]
+        for r in tables.get("filter", {}).get("FORWARD", [])
+        if len(r.text.split()) > 2
+    }
+    for r in tables.get("filter", {}).get("INPUT", []):
+        if len(r.text.split()) > 2 and r.text.split(None, 2)[2] not in forward:
+            notes.append(
+                f"iptables filter INPUT rule not read (only FORWARD's rules are, for both): {r.text}"
+            )
     for t, chain in (("filter", "OUTPUT"), ("nat", "INPUT"), ("nat", "OUTPUT")):
         for r in tables.get(t, {}).get(chain, []):
             if r.target not in ("KUBE-SERVICES", "CNI-HOSTPORT-DNAT"):

@@ -170,3 +170,29 @@ def test_cli_snapshot_from_a_recording(tmp_path: Path, capsys: Any) -> None:
     assert [n.name for n in spec.nodes][0] == "n1" and len(spec.nodes[0].pods) == 2
     assert main(["snapshot", "--from", str(tmp_path / "none.json")]) == 2
     assert "cannot read a recorded snapshot" in capsys.readouterr().err
+
+
+def test_iptables_rules_outside_what_is_read_are_named() -> None:
+    from l2l3.kernel.snapshot_rules import iptables_unread
+
+    save = """*mangle
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -i eth0 -j MARK --set-mark 0x1
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT DROP [0:0]
+-A INPUT -s 10.0.0.0/8 -j DROP
+-A INPUT -p tcp --dport 22 -j DROP
+-A FORWARD -s 10.0.0.0/8 -j DROP
+-A OUTPUT -d 192.0.2.1/32 -j REJECT
+COMMIT
+"""
+    notes = iptables_unread(save)
+    assert notes == [
+        "iptables mangle table rule not read: -A PREROUTING -i eth0 -j MARK --set-mark 0x1",
+        "iptables filter INPUT rule not read (only FORWARD's rules are, for both): -A INPUT -p tcp --dport 22 -j DROP",
+        "iptables filter OUTPUT rule not read: -A OUTPUT -d 192.0.2.1/32 -j REJECT",
+        "iptables filter OUTPUT policy DROP is not read",
+    ]
