@@ -56,6 +56,7 @@ TIMEOUT = 1.0
 WORKERS = 48
 _SPORT_LO, _SPORT_HI = 20000, 60000
 _PAYLOAD_LEN = len(probe_payload(0))
+IP_TRANSPARENT = 19
 
 
 #: (address, port) of one end of a packet as a socket saw it (port 0 for ICMP)
@@ -202,6 +203,9 @@ class Exchanger(NetnsSockets):
                 self._add(ns, "listen", t)
                 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+                # an external owns its whole range through a policy-routed local route that
+                # output routing does not see: answering from such an address needs this
+                u.setsockopt(socket.IPPROTO_IP, IP_TRANSPARENT, 1)
                 u.bind(("0.0.0.0", port))
                 self._add(ns, "udp", u)
 

@@ -30,6 +30,7 @@ from l2l3.model.types import (
     Bridge,
     BridgeKind,
     Dnat,
+    EndpointRef,
     External,
     ExternalRef,
     Filter,
@@ -157,8 +158,8 @@ def connect_cases(draw: st.DrawFn, queries: int = 4) -> tuple[Spec, list[object]
 
     spec = draw(connect_specs())
     pods = [PodRef(node=nd.name, pod=p.name) for nd in spec.nodes for p in nd.pods]
-    srcs: list[object] = [*pods, *pods, *[NodeRef(node=nd.name) for nd in spec.nodes]]
-    dsts: list[object] = [*pods, *pods]
+    srcs: list[EndpointRef] = [*pods, *pods, *[NodeRef(node=nd.name) for nd in spec.nodes]]
+    dsts: list[EndpointRef] = [*pods, *pods]
     dsts += [AddressRef(prefix=N(f"{d.vip}/32")) for nd in spec.nodes for d in nd.dnats] * 2
     dsts += [AddressRef(prefix=N(f"{nd.nics[0].ip.ip}/32")) for nd in spec.nodes]
     if spec.externals:
