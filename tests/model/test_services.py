@@ -382,3 +382,29 @@ def test_host_port_is_dnat_on_node_addresses_and_masquerades_the_pod_subnet() ->
     assert [(t.delivered_to, str(t.final.src)) for t in ext] == [("n1/a", "198.51.100.7")]  # type: ignore[attr-defined]
     assert verdict(net, "reach pod shop/b -> 10.0.0.1 tcp port 8080") == "holds"
     assert verdict(net, "nat 198.51.100.7 -> pod shop/a tcp port 8080 as 198.51.100.7") == "holds"
+
+
+def test_switches_as_cluster_options() -> None:
+    """The kube-proxy switches are also cluster options: ``kube-proxy-masquerade-all on`` marks
+    every cluster-IP packet (kube-proxy ``--masquerade-all``), ``windows-dsr off`` rewrites the
+    source on Windows load balancers."""
+    text = CLUSTER.format(podcidr="pod-cidr 10.244.0.0/16").replace(
+        "cni flannel host-gw", "cni flannel host-gw\n    kube-proxy-masquerade-all on\n    windows-dsr off"
+    )
+    net = Network(l2l3.loads(text + web()))
+    assert net.stacks["n1"].dnats[0].masq_unless == ()
+    assert all(d.masq_unless == () for d in net.stacks["w1"].dnats if d.vip == IPv4Address("10.96.0.20"))
+    with pytest.raises(SpecError, match="windows-dsr takes on or off"):
+        l2l3.loads(text.replace("windows-dsr off", "windows-dsr maybe") + web())
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("l2l3.model.types").model.types, "Connect"),
+    reason="connect lands with issue 14 part 1",
+)
+def test_connect_to_a_service() -> None:
+    """``connect`` takes the service destination as ``reach`` does (LANGUAGE.md §8, §9): the request
+    reaches an endpoint at its target port, the answer comes back un-DNATed from the cluster IP."""
+    net = net_of(web())
+    assert verdict(net, "connect pod shop/client -> service shop/web") == "holds"
+    assert verdict(net, "no connect pod shop/client -> service shop/web tcp port 81") == "holds"

@@ -70,6 +70,9 @@ OPTIONS: dict[tuple[str, ...], dict[str, tuple[str, ...] | None]] = {
     ("kindnet",): {},
     ("macvlan",): {},
 }
+#: kube-proxy's switches (l2l3.model.profiles.services), accepted under every profile
+for _opts in OPTIONS.values():
+    _opts.update({"kube-proxy-masquerade-all": ("on", "off"), "windows-dsr": ("on", "off")})
 PROFILES = tuple(" ".join(p) for p in OPTIONS)
 _LINUX_ONLY = {("bridge",), ("kindnet",), ("macvlan",)}
 _WINDOWS_ONLY = {("win-bridge",), ("win-overlay",)}

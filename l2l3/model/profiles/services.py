@@ -63,12 +63,14 @@ __all__ = ["CHOICES", "Target", "describe", "program", "targets"]
 # Switches
 
 #: kube-proxy ``--masquerade-all``: mark every cluster-IP packet for
-#: masquerade (default false in proxier.go).
+#: masquerade (default false in proxier.go). Cluster option
+#: ``kube-proxy-masquerade-all on|off`` overrides it per spec.
 MASQUERADE_ALL = False
 #: winkernel Direct Server Return (``WinDSR`` feature gate): beta and on by
 #: default in 1.33, GA in 1.34 (Kubernetes release notes; CNI-SEMANTICS
 #: §11.8). False: the load balancer rewrites the source to the node's
 #: address (the "source VIP" of an l2bridge network is the node IP).
+#: Cluster option ``windows-dsr on|off`` overrides it per spec.
 WINKERNEL_DSR = True
 #: Whether winkernel honours ``internalTrafficPolicy: Local`` like iptables
 #: mode (it filters endpoints to local ones; not checked against HNS).
@@ -220,6 +222,9 @@ def program(net: Network) -> dict[str, tuple[tuple[Dnat, ...], tuple[Filter, ...
     if not spec.services and not with_host_ports:
         return {}
     cluster_cidr = spec.cluster.pod_cidr if spec.cluster is not None else None
+    opts = {k.lower(): v.lower() for k, v in spec.cluster.options} if spec.cluster is not None else {}
+    masq_all = opts.get("kube-proxy-masquerade-all", "on" if MASQUERADE_ALL else "off") == "on"
+    dsr = opts.get("windows-dsr", "on" if WINKERNEL_DSR else "off") == "on"
     per_svc = [(svc, targets(net, svc)) for svc in spec.services]
     out: dict[str, tuple[tuple[Dnat, ...], tuple[Filter, ...]]] = {}
     for st in net.stacks.values():
@@ -229,9 +234,12 @@ def program(net: Network) -> dict[str, tuple[tuple[Dnat, ...], tuple[Filter, ...
         filters: list[Filter] = []
         for svc, ts in per_svc:
             if st.os is OS.WINDOWS:
-                _windows(st.node, svc, ts, _primary(net, st.node), dnats)
+                _windows(st.node, svc, ts, _primary(net, st.node), dnats, dsr)
             else:
-                _linux(st.node, sorted(st.local_addrs), svc, ts, cluster_cidr, dnats, filters)
+                ilb: tuple[IPv4Network, ...] | None = (
+                    () if masq_all else ((cluster_cidr,) if cluster_cidr is not None else None)
+                )
+                _linux(st.node, sorted(st.local_addrs), svc, ts, cluster_cidr, ilb, dnats, filters)
         if st.node in with_host_ports and st.os is OS.LINUX:
             dnats += host_ports(net, st.node, sorted(st.local_addrs))
         if dnats or filters:
@@ -245,13 +253,11 @@ def _linux(
     svc: Service,
     ts: list[Target],
     cluster_cidr: IPv4Network | None,
+    ilb_masq: tuple[IPv4Network, ...] | None,
     dnats: list[Dnat],
     filters: list[Filter],
 ) -> None:
     span = svc.span
-    ilb_masq: tuple[IPv4Network, ...] | None = (
-        () if MASQUERADE_ALL else ((cluster_cidr,) if cluster_cidr is not None else None)
-    )
     for p in svc.ports:
         mine = [t for t in ts if t.port is p]
         here = [t for t in mine if t.node == node]
@@ -284,10 +290,10 @@ def _linux(
 
 
 def _windows(
-    node: str, svc: Service, ts: list[Target], node_ip: IPv4Address | None, dnats: list[Dnat]
+    node: str, svc: Service, ts: list[Target], node_ip: IPv4Address | None, dnats: list[Dnat], dsr: bool
 ) -> None:
     span = svc.span
-    masq: tuple[IPv4Network, ...] | None = None if WINKERNEL_DSR else ()
+    masq: tuple[IPv4Network, ...] | None = None if dsr else ()
     for p in svc.ports:
         mine = [t for t in ts if t.port is p]
         here = [t for t in mine if t.node == node]
