@@ -210,6 +210,9 @@ def build(
                     continue
                 if d.get("learning"):
                     node_notes.append(f"vxlan {ifn} learns MACs (the model's VXLAN does not)")
+                for key in ("group", "remote", "proxy", "rsc", "l2miss", "l3miss", "external", "vnifilter"):
+                    if d.get(key):
+                        node_notes.append(f"vxlan {ifn} {key} {d[key]} is not expressible")
                 vxlans.append(
                     Vxlan(
                         name=ifn,
