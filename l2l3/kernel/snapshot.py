@@ -210,9 +210,9 @@ def build(
                     continue
                 if d.get("learning"):
                     node_notes.append(f"vxlan {ifn} learns MACs (the model's VXLAN does not)")
-                for key in ("group", "remote", "proxy", "rsc", "l2miss", "l3miss", "external", "vnifilter"):
-                    if d.get(key):
-                        node_notes.append(f"vxlan {ifn} {key} {d[key]} is not expressible")
+                for opt in ("group", "remote", "proxy", "rsc", "l2miss", "l3miss", "external", "vnifilter"):
+                    if d.get(opt):
+                        node_notes.append(f"vxlan {ifn} {opt} {d[opt]} is not expressible")
                 vxlans.append(
                     Vxlan(
                         name=ifn,
@@ -345,11 +345,11 @@ def build(
                 )
         snats, dnats, filters, tnotes = parse_iptables(ns.iptables)
         local = [a.ip for lst in ns.addrs.values() for a in lst]
-        sdnats, snotes, handled = service_rules(ns.iptables, local)
+        sdnats, snotes, handled, origin = service_rules(ns.iptables, local)
         node_notes += [t for t in tnotes if not any(h in t for h in handled)] + snotes
         for d in sdnats:
             if d not in dnats:
-                comments[(name, "dnats", len(dnats))] = "from portmap/kube-proxy chains (iptables-save)"
+                comments[(name, "dnats", len(dnats))] = f"from {origin[d]} (iptables-save)"
                 dnats.append(d)
         node_notes += routing_notes(ns) + nft_notes(ns) + iptables_unread(ns.iptables)
         nodes.append(

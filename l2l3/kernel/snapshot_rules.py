@@ -168,17 +168,23 @@ def _backends(nat: dict[str, list[_Rule]], chain: str, notes: list[str], depth: 
     return out
 
 
-def service_rules(save: str, local: list[IPv4Address]) -> tuple[list[Dnat], list[str], list[str]]:
+def service_rules(
+    save: str, local: list[IPv4Address]
+) -> tuple[list[Dnat], list[str], list[str], dict[Dnat, str]]:
     """(dnats, notes, handled) from portmap's and kube-proxy's chains; ``handled``:
-    the jump rules whose parse_iptables notes these replace."""
+    the jump rules whose parse_iptables notes these replace; the last: where each dnat came
+    from (the chain and the rule's comment, which names the pod or the Service port)."""
     nat = parse_tables(save)[0].get("nat", {})
     dnats: list[Dnat] = []
     notes: list[str] = []
     handled: list[str] = []
 
-    def add(d: Dnat) -> None:
+    origin: dict[Dnat, str] = {}
+
+    def add(d: Dnat, where: str) -> None:
         if d not in dnats:
             dnats.append(d)
+            origin[d] = where
 
     for hook in ("PREROUTING", "OUTPUT"):
         for r in nat.get(hook, []):
@@ -199,7 +205,10 @@ def service_rules(save: str, local: list[IPv4Address]) -> tuple[list[Dnat], list
             be = Backend(ip=IPv4Address(ip), port=int(to_port) if to_port.isdigit() else None)
             vips = [IPv4Network(c.m["-d"], strict=False).network_address] if "-d" in c.m else local
             for vip in vips:
-                add(Dnat(vip=vip, proto=proto, port=port, backends=(be,)))
+                add(
+                    Dnat(vip=vip, proto=proto, port=port, backends=(be,)),
+                    "portmap " + r.m.get("--comment", r.target).replace('"', ""),
+                )
     for r in nat.get("KUBE-SERVICES", []):
         if "-d" not in r.m or not r.target.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-")):
             notes.append(f"kube-proxy rule not translated: {r.text}")
@@ -209,11 +218,14 @@ def service_rules(save: str, local: list[IPv4Address]) -> tuple[list[Dnat], list
             notes.append(f"kube-proxy service without endpoints (the kernel rejects it): {r.text}")
             continue
         vip = IPv4Network(r.m["-d"], strict=False).network_address
-        add(Dnat(vip=vip, proto=_proto(r), port=_port(r), backends=tuple(bes)))
+        add(
+            Dnat(vip=vip, proto=_proto(r), port=_port(r), backends=tuple(bes)),
+            f"kube-proxy {r.m.get('--comment', r.target)}",
+        )
     for chain in sorted(nat):
         if chain.startswith(("KUBE-NODEPORTS", "KUBE-FW-", "KUBE-XLB-")) and nat[chain]:
             notes.append(f"kube-proxy chain {chain} ({len(nat[chain])} rules) is not translated")
-    return dnats, notes, handled
+    return dnats, notes, handled, origin
 
 
 def iptables_unread(save: str) -> list[str]:

@@ -113,7 +113,7 @@ def test_policy_routing_is_named() -> None:
 
 def test_kube_proxy_services_become_dnat() -> None:
     save = (SAMPLES / "kube-proxy.iptables-save").read_text()
-    dnats, notes, handled = service_rules(save, [IPv4Address("192.0.2.20")])
+    dnats, notes, handled, origin = service_rules(save, [IPv4Address("192.0.2.20")])
     got = {(str(d.vip), d.proto, d.port): [(str(b.ip), b.port) for b in d.backends] for d in dnats}
     assert got == {
         ("10.96.0.10", Proto.UDP, 53): [("10.244.1.5", 53), ("10.244.2.7", 53)],
@@ -124,6 +124,8 @@ def test_kube_proxy_services_become_dnat() -> None:
     assert "KUBE-NODEPORTS" in text and "kube-proxy chain KUBE-NODEPORTS (1 rules) is not translated" in text
     assert text.count("masquerade mark") >= 4  # KUBE-MARK-MASQ, every time
     assert any("KUBE-SERVICES" in h for h in handled)
+    # each dnat names the Service port it came from (kube-proxy's rule comment)
+    assert sorted(origin.values())[0] == "kube-proxy default/kubernetes:https cluster IP"
 
 
 def test_kube_proxy_rules_in_a_snapshot_keep_every_note() -> None:
@@ -133,7 +135,10 @@ def test_kube_proxy_rules_in_a_snapshot_keep_every_note() -> None:
     root = rec["namespaces"][rec["root"]]["outputs"]
     root["iptables-save"] = (SAMPLES / "kube-proxy.iptables-save").read_text()
     text = from_recording(rec, name="host").text
-    assert "dnat 10.96.0.10 udp port 53 to 10.244.1.5:53, 10.244.2.7:53" in text
+    assert (
+        "dnat 10.96.0.10 udp port 53 to 10.244.1.5:53, 10.244.2.7:53    "
+        "# from kube-proxy kube-system/kube-dns:dns cluster IP (iptables-save)"
+    ) in text
     assert "KUBE-POSTROUTING" in text
     assert "nat PREROUTING rule not expressible: -A PREROUTING" not in text
 
