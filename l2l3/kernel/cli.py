@@ -94,9 +94,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         Prober,
         check_probes,
         compare,
+        connect_verdict,
         endpoints,
+        is_connect,
         kernel_verdict,
         neighbour_capacity,
+        run_exchanges,
     )
     from l2l3.kernel.realize import realize, teardown
 
@@ -113,19 +116,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 w = r.witness.packet if r.witness is not None else None
                 measured[c.name] = check_probes(rz, c.query, w)
             pair_probes = endpoints(rz)
-            every = list(
-                dict.fromkeys([p for m in measured.values() for _s, _d, ps in m for p in ps] + pair_probes)
+            # a connect is measured on exchanges (request and answer), the rest on one-way probes
+            connects = {c.name for c in spec.checks if is_connect(c.query)}
+            one_way = [p for n, m in measured.items() if n not in connects for _s, _d, ps in m for p in ps]
+            every = list(dict.fromkeys(one_way + pair_probes))
+            swaps = list(
+                dict.fromkeys(p for n, m in measured.items() if n in connects for _s, _d, ps in m for p in ps)
             )
+            exchanged = run_exchanges(rz, swaps) if swaps else {}
             ports = sorted({p.dport for p in every if p.dport})
             with Prober(rz, ports or [80]) as prober:
                 comps = compare(rz, every, prober=prober)
             answers = {c.probe: c.kernel for c in comps}
             comp_by = {c.probe: c for c in comps}
-            print(f"{args.file}: realized under prefix {prefix}; {len(every)} probes")
+            print(
+                f"{args.file}: realized under prefix {prefix}; {len(every)} probes"
+                + (f", {len(swaps)} exchanges" if swaps else "")
+            )
             if spec.checks:
                 print("\nchecks (checker | kernel):")
             for c, r in results:
-                kc = kernel_verdict(c.query, measured[c.name], answers)
+                if c.name in connects:
+                    kc = connect_verdict(c.query, measured[c.name], exchanged)
+                else:
+                    kc = kernel_verdict(c.query, measured[c.name], answers)
                 mine = _status(r.status)
                 if kc.status == "not measured":
                     mark = "-"
@@ -139,7 +153,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                             str(comp_by[p].known)
                             for pr in kc.pairs
                             for p in pr.probes
-                            if comp_by[p].known and not comp_by[p].agree
+                            if p in comp_by and comp_by[p].known and not comp_by[p].agree
                         }
                     )
                     if known:
@@ -150,7 +164,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for pr in kc.pairs:
                     if mark == "DISAGREE" or args.verbose:
                         seen = "; ".join(
-                            f"{p.proto}{'/' + str(p.dport) if p.dport else ''}: {answers[p]}"
+                            f"{p.proto}{'/' + str(p.dport) if p.dport else ''}: "
+                            f"{answers[p] if p in answers else exchanged.get(p)}"
                             for p in pr.probes
                         )
                         print(f"             {pr.src} -> {pr.dst}: {'yes' if pr.ok else 'no'}  ({seen})")
