@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from l2l3.errors import QueryError
-from l2l3.model.network import Network
+from l2l3.model.network import Network, PodInfo
 from l2l3.model.services import Service
 from l2l3.model.simulate import Origin
 from l2l3.model.types import (
@@ -101,9 +101,26 @@ def pod_endpoint(net: Network, pid: str) -> Endpoint:
 def _make_pod_endpoint(net: Network, pid: str) -> Endpoint:
     info = net.pods[pid]
     pod = info.pod
-    src = pod.ip.ip if pod.ip is not None and pod.mode is not StackMode.HOST_NETWORK else None
-    addr = src if src is not None else _first_addr(net, info.stack)
+    own = pod.ip.ip if pod.ip is not None and pod.mode is not StackMode.HOST_NETWORK else None
+    addr = own if own is not None else _first_addr(net, info.stack)
+    # a no-netns pod's processes share the node's stack: like the node's, an
+    # unbound socket of theirs takes the route's source (bound_sources adds its own)
+    src = None if pod.mode is StackMode.NO_NETNS else own
     return Endpoint(pid, stack=info.stack, pod=pid, src=src, address=addr, iface=info.iface)
+
+
+def bound_sources(info: PodInfo | None) -> tuple[IPv4Address, ...]:
+    """Addresses a sender that picks no fixed ``src`` may bind besides the route's source.
+
+    A ``no-netns`` pod shares its node's stack: a socket left unbound sends
+    from the preferred source of the route (as the node does), one bound to
+    the pod's own address sends from that. Every other sender: none (a node
+    or host-network process binding another local address is not modelled;
+    docs/semantics.md says what that means for ``nat … as``).
+    """
+    if info is None or info.pod.mode is not StackMode.NO_NETNS or info.pod.ip is None:
+        return ()
+    return (info.pod.ip.ip,)
 
 
 def _first_addr(net: Network, stack: str) -> IPv4Address | None:

@@ -24,6 +24,7 @@ from ipaddress import IPv4Address
 import z3
 
 from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_nat_translates
+from l2l3.model.endpoints import bound_sources
 from l2l3.model.goal import Goal, PacketSpace
 from l2l3.model.network import EffRoute, Iface, Network, Stack
 from l2l3.model.packet import Disposition, Packet
@@ -317,6 +318,7 @@ class Engine(L2Stages, Delivery, Conntrack):
             if ctx.src_auto:
                 addr = st.primary_addr(route0.dev)
                 src_fix = FALSE if addr is None else pkt.src == ip_const(addr)
+                src_fix = disj([src_fix, *(pkt.src == ip_const(b) for b in bound_sources(ctx.pod))])
             first.append((when, src_fix))
         for when, src_fix in first:
             with self._assume(conj(when, src_fix)) as ok:

@@ -7,11 +7,14 @@ that passes exercises both engines.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 import pytest
 
 import l2l3
 from l2l3.model import choices, policy
 from l2l3.model.network import Network
+from l2l3.model.types import Proto
 
 # Two nodes on one segment, both written with the shorthand; {cni} is the cluster's profile line.
 TWO_NODES = """
@@ -195,3 +198,42 @@ def test_resident_node_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     net = Network(l2l3.loads(RESIDENT.format(cni="calico bgp")))
     assert verdict(net, "no reach node n1 -> n1/p0") == "holds"
     assert verdict(net, "no reach namespace kube-system -> n1/p0") == "holds"
+
+
+# --------------------------------------------------------------------------
+# 6. A no-netns pod sends from its node's stack: the route's source, or its own address
+
+SHARED_STACK = """
+segment lan 10.0.0.0/24
+node n1 linux {
+    nic eth0 ip 10.0.0.1/24 on lan
+    bridge cni0 linux ip 10.20.1.1/24
+    pod p0 ip 10.20.1.10/24 on cni0
+    route 10.20.2.0/24 via 10.0.0.2 dev eth0
+    filter deny from 10.20.2.0/24 tcp port 80
+}
+node n2 linux {
+    nic eth0 ip 10.0.0.2/24 on lan
+    bridge cni0 linux ip 10.20.2.1/24
+    pod nn ip 10.20.2.5/24 on cni0 no-netns
+    route 10.20.1.0/24 via 10.0.0.1 dev eth0
+}
+"""
+
+
+def test_no_netns_pod_sends_like_its_node() -> None:
+    """LANGUAGE.md §1 (`no-netns`: the pod's processes share the node's stack) and Linux
+    source address selection (an unbound socket takes the route's preferred source,
+    ip-route(8) "src"; bind(2) fixes another local address): the shared stack sends from
+    the node's address unless bound to the pod's. Shown in real namespaces by
+    tests/kernel/test_shared_stack.py. So `reach n2/nn -> …` agrees with `reach node n2 -> …`."""
+    net = Network(l2l3.loads(SHARED_STACK))
+    for sender in ("n2/nn", "node n2"):
+        assert verdict(net, f"reach {sender} -> n1/p0 tcp port 80") == "holds", sender
+        assert verdict(net, f"nat {sender} -> n1/p0 tcp port 80 as 10.0.0.2") == "holds", sender
+    # the bound socket (the pod's own address) is the one the filter drops
+    assert verdict(net, "no reach 10.20.2.5 -> n1/p0 tcp port 80") == "holds"
+    # and `no reach` sees both sources: the unbound one gets through
+    assert verdict(net, "no reach n2/nn -> n1/p0 tcp port 80") == "violated"
+    assert verdict(net, "reach n2/nn -> n1/p0 udp port 53") == "holds"
+    assert l2l3.trace(net, "n2/nn", "10.20.1.10", Proto.TCP, 80)[0].packet.src == IPv4Address("10.0.0.2")

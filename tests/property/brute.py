@@ -18,7 +18,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 
 from l2l3.checking import Verdict
-from l2l3.model.endpoints import Endpoint, as_destination, pod_endpoint, resolve
+from l2l3.model.endpoints import Endpoint, as_destination, bound_sources, pod_endpoint, resolve
 from l2l3.model.network import Network, Stack
 from l2l3.model.packet import Disposition, Packet, Trace
 from l2l3.model.simulate import Origin, simulate
@@ -101,7 +101,9 @@ class Brute:
                 owned = [a for a in owned if a in s.prefix]
             return sorted(set(owned))
         assert s.stack is not None
-        return self._route_source(self.net.stacks[s.stack], dst)
+        out = self._route_source(self.net.stacks[s.stack], dst)
+        info = self.net.pods.get(s.pod) if s.pod else None
+        return sorted(set(out) | set(bound_sources(info)))  # a no-netns pod may bind its own
 
     def traces(self, s: Endpoint, headers: Headers = Headers()) -> list[Trace]:
         """Every trace of every packet ``s`` may send (within ``headers``)."""
