@@ -237,3 +237,26 @@ def test_no_netns_pod_sends_like_its_node() -> None:
     assert verdict(net, "no reach n2/nn -> n1/p0 tcp port 80") == "violated"
     assert verdict(net, "reach n2/nn -> n1/p0 udp port 53") == "holds"
     assert l2l3.trace(net, "n2/nn", "10.20.1.10", Proto.TCP, 80)[0].packet.src == IPv4Address("10.0.0.2")
+
+
+# --------------------------------------------------------------------------
+# Decided and documented (docs/language.md, docs/semantics.md): an empty pod block
+
+
+def test_empty_pod_block_is_the_plugins_default_route() -> None:
+    """What real nodes run: every plugin gives a pod a default route (containernetworking
+    bridge `isDefaultGateway`, CNI-SEMANTICS §3(h); ptp/kindnet IPAM routes §5; Calico
+    169.254.1.1 §7(h); the HNS endpoint gateway §1(h)), so `{ }` means the same as no
+    block; a pod with only its connected route writes that route out."""
+    spec = SHARED_STACK.replace(
+        "pod p0 ip 10.20.1.10/24 on cni0", "pod p0 ip 10.20.1.10/24 on cni0 {{ROUTES}}"
+    )
+
+    def routes(block: str) -> list[tuple[str, str | None]]:
+        net = Network(l2l3.loads(spec.replace("{ROUTES}", block)))
+        return [(str(r.prefix), str(r.via) if r.via else None) for r in net.stacks["n1/p0"].routes]
+
+    plain = Network(l2l3.loads(SHARED_STACK)).stacks["n1/p0"].routes  # no block at all
+    assert [(str(r.prefix), str(r.via) if r.via else None) for r in plain] == routes("") == routes(" ")
+    assert routes(" ") == [("10.20.1.0/24", None), ("0.0.0.0/0", "10.20.1.1")]
+    assert ("0.0.0.0/0", "10.20.1.1") not in routes(" route 10.20.1.0/24 dev eth0 ")
