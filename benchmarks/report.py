@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from benchmarks.measure import ROOT
 from benchmarks.rows import Bench, Row
 
 MARKS = {"met": "met", "gap": "**gap**", "skipped": "skipped"}
@@ -31,8 +32,21 @@ def machine() -> str:
     return (
         f"- nproc: {os.cpu_count()} ({cpu})\n"
         f"- python: {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}\n"
+        f"- commit: {_commit()}\n"
+        f"- load average at the end of the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        "(the machine is shared: other work ran beside every figure)\n"
         f"- free -g:\n\n```\n{mem}\n```\n"
     )
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def table(rows: list[Row]) -> str:
