@@ -129,10 +129,15 @@ def why_no_connection(
         passed = {h.at for h in a.hops}
         missed = [h for h in nat_hops(req) if h.at not in passed]
         where = ""
+        fresh = nat_hops(a)  # a rule of a stack that never saw the request
         if missed:
             h = missed[0]
             line = f" ({h.span.file}:{h.span.line})" if h.span is not None and h.span.line else ""
             where = f": it does not pass {h.at}, whose rule rewrote the request ({h.action}){line}, so nothing undoes it"
+        elif fresh:
+            h = fresh[0]
+            line = f" ({h.span.file}:{h.span.line})" if h.span is not None and h.span.line else ""
+            where = f": {h.at} never saw the request, and its rule rewrites the answer ({h.action}){line}"
         return (
             f"; the request is delivered, but its answer arrives at {s.label} as {got}, "
             f"not {expect}: not the connection's answer, refused{where}"

@@ -49,6 +49,8 @@ def _filter_lines(f: Filter, chain: str) -> list[str]:
         parts.append(f"-s {f.source}")
     if f.dest is not None:
         parts.append(f"-d {f.dest}")
+    if f.established:  # answers of tracked connections only (docs/semantics.md, Connections)
+        parts.append("-m conntrack --ctstate ESTABLISHED")
     out = []
     for pp in _proto_port(f.proto, f.port):
         out.append(" ".join([f"-A {chain}", *parts, pp, f"-j {target}"]).replace("  ", " "))

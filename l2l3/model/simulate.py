@@ -168,6 +168,12 @@ class Simulator:
         return ctx.ct is not None and ctx.ct.stack == st.id and pkt.outer is None
 
     @staticmethod
+    def _icmp_answer(pkt: Packet, ctx: _Ctx) -> bool:
+        """An echo reply where no entry matched: not a valid first packet, so no NAT rule
+        applies (conntrack marks it invalid; measured: tests/kernel/connect/asymmetric-masquerade.l2l3)."""
+        return ctx.answer is not None and pkt.outer is None and pkt.proto is Proto.ICMP
+
+    @staticmethod
     def _noted(ctx: _Ctx, pkt: Packet, *, dnat: bool) -> _Ctx:
         """A NAT rule rewrote the request: its entry at the current stack leaves with ``pkt``'s tuple."""
         if ctx.answer is not None or pkt.outer is not None or not ctx.visits:
@@ -187,7 +193,7 @@ class Simulator:
         return new, ctx.hop(st.id, what, new)
 
     def _dnat(self, st: Stack, pkt: Packet, ctx: _Ctx, inbound: bool = True) -> list[tuple[Packet, _Ctx]]:
-        if self._tracked_here(st, pkt, ctx):
+        if self._tracked_here(st, pkt, ctx) or self._icmp_answer(pkt, ctx):
             return [(pkt, ctx)]
         src, dst, proto, _sport, dport, _ttl = l3(pkt)
         for rule in st.dnats:
@@ -239,6 +245,8 @@ class Simulator:
     def _snat(self, st: Stack, out: Iface, pkt: Packet, ctx: _Ctx) -> tuple[Packet, _Ctx]:
         if self._tracked_here(st, pkt, ctx):
             return self._undnat(st, pkt, ctx)
+        if self._icmp_answer(pkt, ctx):
+            return pkt, ctx
         new, ctx = self._snat_rules(st, out, pkt, ctx)
         return new, (ctx if new is pkt else self._noted(ctx, new, dnat=False))
 
@@ -510,7 +518,9 @@ class Simulator:
         if ctx.answer is not None:  # NetworkPolicy is stateful: the request's admission admits it
             pkt, ctx = self._undnat(st, pkt, ctx)
         else:
-            ok, why, span = policy_verdict(self.net, self._sending_pod(ctx), receiver, pkt, self._from_node(ctx, receiver))
+            ok, why, span = policy_verdict(
+                self.net, self._sending_pod(ctx), receiver, pkt, self._from_node(ctx, receiver)
+            )
             if not ok:
                 return self._drop(ctx, st.id, pkt, why, span)
         by = iface.name if iface else None

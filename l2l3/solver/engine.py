@@ -205,6 +205,8 @@ class Engine(L2Stages, Delivery, Conntrack):
             if rule.inbound_only and not inbound:
                 continue
             m = [dst == ip_const(rule.vip)]
+            if ctx.answer is not None and pkt.outer is None:  # an untracked echo reply: no NAT (Simulator)
+                m.append(neg(proto_is(proto, Proto.ICMP)))
             if rule.sources:
                 m.append(in_any(src, rule.sources))
             if rule.proto is not None:
@@ -499,6 +501,21 @@ class Engine(L2Stages, Delivery, Conntrack):
         if self._tracked_here(st, pkt, ctx):  # conntrack, not the NAT rules (Simulator._snat)
             self._egress_l2(st, out_if, route, *self._undnat(st, pkt, ctx), depth)
             return
+        if ctx.answer is not None and pkt.outer is None:  # an untracked echo reply: no NAT (Simulator)
+            icmp = proto_is(pkt.proto, Proto.ICMP)
+            with self._assume(icmp) as ok:
+                if ok:
+                    self._egress_l2(st, out_if, route, pkt, ctx, depth)
+            with self._assume(neg(icmp)) as ok:
+                if ok:
+                    self._egress_nat(st, out_if, route, pkt, ctx, depth)
+            return
+        self._egress_nat(st, out_if, route, pkt, ctx, depth)
+
+    def _egress_nat(
+        self, st: Stack, out_if: Iface, route: EffRoute, pkt: SymPkt, ctx: _Ctx, depth: int
+    ) -> None:
+        """POSTROUTING for a packet no conntrack entry speaks for: the marked masquerade, then SNAT rules."""
         to_m = st.primary_addr(out_if.name) if ctx.mark is not None else None
         if to_m is not None:  # KUBE-POSTROUTING first: MASQUERADE the marked packet
             p = self._set_l3(pkt, src=ip_const(to_m))

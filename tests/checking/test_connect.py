@@ -112,6 +112,19 @@ def test_masquerade_to_another_node_is_undone_by_the_masquerading_node() -> None
     assert ask(n, "connect lin1/a -> lin2/b without nat").status is Verdict.VIOLATED
 
 
+def test_an_answer_through_a_stack_that_missed_the_request() -> None:
+    """Measured on Linux 6.18 (tests/kernel/connect/asymmetric-masquerade.l2l3, kernel differential):
+    at a router that never saw the request, a UDP answer starts a flow of its own and is
+    masqueraded; an ICMP echo reply is no valid first packet, so no NAT rule sees it."""
+    spec = l2l3.load("tests/kernel/connect/asymmetric-masquerade.l2l3")
+    n = l2l3.Network(spec)
+    udp = ask(n, "connect n1/a -> n2/b udp port 80")
+    assert udp.status is Verdict.VIOLATED
+    assert "n3 never saw the request, and its rule rewrites the answer (masquerade" in udp.explanation
+    icmp = ask(n, "connect n1/a -> n2/b icmp")
+    assert icmp.status is Verdict.HOLDS and icmp.answer is not None and not icmp.answer.nat
+
+
 WINDOWS = """
 segment lan 10.127.130.0/24 gateway 10.127.130.1
 external web 198.51.100.0/24 via lan
