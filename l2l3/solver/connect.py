@@ -16,6 +16,7 @@ request in the space has an answer the source takes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import z3
@@ -78,38 +79,39 @@ class Conntrack(Core):
             return val(0 if z3.is_true(icmp) else EPHEMERAL_PORT, 16)
         return z3.If(icmp, val(0, 16), val(EPHEMERAL_PORT, 16))
 
+    @contextmanager
+    def _checked(self, extra: Bool) -> Iterator[bool]:
+        """``extra`` asserted on top of the path condition, and whether both can hold (always checked)."""
+        self.s.push()
+        try:
+            self.s.add(extra)
+            yield self._check()
+        finally:
+            self.s.pop()
+
     def _connect_leaf(self, leaf: Leaf) -> None:
         goal = self.connect
         assert goal is not None
-        if self._request is None:  # a leaf of the request
+        if self._request is None:  # a leaf of the request: follow its answer
             extra = leaf_condition(goal.request, leaf)
             if extra is None:
                 return
-            self.s.push()
-            try:
-                self.s.add(extra)
-                if not self._check():
-                    return
-                self._request = leaf
-                try:
-                    self._answer_from(leaf)
-                finally:
-                    self._request = None
-            finally:
-                self.s.pop()
+            with self._checked(extra) as ok:
+                if ok:
+                    self._request = leaf
+                    try:
+                        self._answer_from(leaf)
+                    finally:
+                        self._request = None
             return
         extra = answer_condition(goal, self._request, leaf, self._init)
         if extra is None:
             return
-        self.s.push()
-        try:
-            self.s.add(extra)
-            if not self._check():
+        with self._checked(extra) as ok:
+            if not ok:
                 return
             self.found.append(Found(self._decode_preferring_plain_headers(), self._request))
             self.answer_leaf = leaf
-        finally:
-            self.s.pop()
         raise _Stop
 
     def _decode_preferring_plain_headers(self) -> Packet:
