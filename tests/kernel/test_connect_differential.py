@@ -57,6 +57,7 @@ HAND: dict[str, dict[str, str]] = {
         "in-node": "holds",
     },
     "filter-answer.l2l3": {"tcp": "violated", "udp": "holds", "icmp": "holds", "no-tcp": "holds"},
+    "filter-established.l2l3": {"tcp": "holds", "udp": "holds", "b-a-tcp": "holds", "b-a-udp": "holds"},
     "asymmetric-route.l2l3": {"a-b": "holds", "b-a": "holds"},
     "asymmetric-masquerade.l2l3": {"a-b-tcp": "violated", "a-b-udp": "violated", "a-b-icmp": "holds"},
     "shared-stack-source.l2l3": {"node": "holds"},
