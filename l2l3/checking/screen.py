@@ -93,8 +93,11 @@ class PolicyScreen:
             return False
         if d.stack in senders:
             return False
-        if any(from_resident_node(s, False, self.net.pods[d.pod]) for s in senders):
-            return False  # its own node's packets pass its ingress rules (model.policy)
+        info = self.net.pods[d.pod]
+        # its own node's packets pass its ingress rules (model.policy); only the
+        # node itself can be that sender, so one set lookup, not one call per sender
+        if info.node in senders and from_resident_node(info.node, False, info):
+            return False
         rules = self.guard(d.pod)
         if rules is None:
             return False
