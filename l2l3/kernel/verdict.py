@@ -55,6 +55,8 @@ def outcome_meets(goal: Goal, probe: Probe, o: Outcome) -> bool:
     """
     if goal.receivers is not None and o.to not in goal.receivers:
         return False
+    if goal.arrive is not None and o.to not in {a[0] for a in goal.arrive}:
+        return False  # the probes observe where, not at which port: the DNAT rules fix that
     if goal.via_mac and not o.via_mac:
         return False
     natted = o.src != probe.src_ip or (o.dst is not None and o.dst != probe.dst)
@@ -120,6 +122,10 @@ def check_probes(
                     probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label))
                     if connect and s.src is None and s.stack is not None:
                         probes.append(Probe(sid, src_ip, dst, pr, port, s.pod, d.label, bound=False))
+                for pr, port in d.ports:  # a service destination: its own ports (section 9)
+                    if (h.proto in (None, pr)) and (h.port in (None, port)):
+                        sp = Probe(sid, src_ip, dst, pr, port, s.pod, d.label)
+                        probes += [] if sp in probes else [sp]
                 # the witness may reach a stack destination through another address (a VIP)
                 to = dst if d.place is None else witness.dst if witness is not None else dst
                 if witness is not None and witness.src == src_ip and witness.dst == to:
