@@ -25,9 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from l2l3.model.packet import Packet, Trace
-from l2l3.model.types import Proto
+from l2l3.model.types import OS, Proto
+
+if TYPE_CHECKING:
+    from l2l3.model.network import Stack
 
 #: (proto, src, sport, dst, dport) of an un-encapsulated packet.
 Tup = tuple[Proto, IPv4Address, int, IPv4Address, int]
@@ -77,6 +81,21 @@ def match(visits: tuple[Visit, ...], stack: str, answer: Packet) -> Visit | None
         return None
     t = tup(answer)
     return next((v for v in visits if v.stack == stack and v.reply == t), None)
+
+
+def vfp_host(st: Stack) -> str | None:
+    """The Windows node whose NAT state a pod's HNS endpoint also holds, for a pod's stack.
+
+    HNS applies OutBoundNAT and the kube-proxy (winkernel) load balancers as VFP
+    rules of the endpoint's vSwitch port, and VFP keeps flow state there: an
+    answer is un-NATed as it enters the endpoint, whichever way it came
+    (UNVERIFIED: inferred from where those policies live; the node-stack DNAT
+    l2l3 writes for them would otherwise leave every Windows pod's answer from a
+    Service backend on another node un-NATed, which real clusters do not see).
+    """
+    if st.os is OS.WINDOWS and st.node is not None and st.id != st.node:
+        return st.node
+    return None
 
 
 def answer_packet(request: Trace) -> Packet:

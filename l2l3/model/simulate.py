@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 from l2l3.model.choices import host_send_blocked, outbound_nat_source, outbound_nat_translates
-from l2l3.model.conntrack import CtHit, Visit, answer_packet, match, tup
+from l2l3.model.conntrack import CtHit, Visit, answer_packet, match, tup, vfp_host
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack, switch_name
 from l2l3.model.packet import INITIAL_TTL, Disposition, Hop, Outer, Packet, Trace
 from l2l3.model.policy import from_resident_node, policy_verdict
@@ -153,6 +153,13 @@ class Simulator:
             t = tup(pkt)
             return pkt, replace(ctx, visits=(*ctx.visits, Visit(st.id, t, t)))
         v = match(ctx.answer, st.id, pkt)
+        host = vfp_host(st) if v is None else None
+        hv = match(ctx.answer, host, pkt) if host is not None else None
+        if hv is not None:  # the endpoint's VFP port holds its node's NAT state
+            new = pkt.with_(dst=hv.before[1], dport=hv.before[2]) if hv.snat else pkt
+            new = new.with_(src=hv.before[3], sport=hv.before[4]) if hv.dnat else new
+            what = f"conntrack (VFP port of {st.id}): answer of a connection {host} NATed, {pkt.src} > {pkt.dst} -> {new.src} > {new.dst}"
+            return new, replace(ctx, nat=True, ct=CtHit(st.id, None)).hop(st.id, what, new)
         if v is None:
             return pkt, replace(ctx, ct=None)
         restore = (v.before[3], v.before[4]) if v.dnat else None

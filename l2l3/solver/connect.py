@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import z3
 
+from l2l3.model.conntrack import vfp_host
 from l2l3.model.goal import ConnectGoal, Goal, PacketSpace
 from l2l3.model.network import Stack
 from l2l3.model.packet import Packet
@@ -161,6 +162,15 @@ class Conntrack(Core):
                         yield replace(pkt, dst=v.before[1], dport=v.before[2]), replace(c, nat=True)
                     else:
                         yield pkt, c
+            earlier.append(m)
+        host = vfp_host(st) if pkt.outer is None else None  # the endpoint's VFP port (Simulator._visit)
+        for v in [w for w in ctx.answer if w.stack == host] if host is not None else []:
+            m = conj(*[bv_eq(a, b) for a, b in zip(t, _swapped(v.after), strict=True)])
+            with self._assume(conj(m, *[neg(e) for e in earlier])) as ok:
+                if ok:
+                    p = replace(pkt, dst=v.before[1], dport=v.before[2]) if v.snat else pkt
+                    p = replace(p, src=v.before[3], sport=v.before[4]) if v.dnat else p
+                    yield p, replace(ctx, nat=True, ct=(st.id, None))
             earlier.append(m)
         with self._assume(conj(*[neg(e) for e in earlier])) as ok:
             if ok:

@@ -125,6 +125,19 @@ def test_an_answer_through_a_stack_that_missed_the_request() -> None:
     assert icmp.status is Verdict.HOLDS and icmp.answer is not None and not icmp.answer.nat
 
 
+def test_a_windows_pod_connects_to_a_service_backend_on_another_node() -> None:
+    """The HNS load balancer's NAT is VFP state at the pod's endpoint port (docs/semantics.md,
+    Connections, UNVERIFIED): the backend's answer comes back over the l2bridge, not through
+    the Windows node's stack, and is un-NATed as it enters the endpoint."""
+    from tests.model.test_services import net_of, web
+
+    n = net_of(web("type clusterip").replace(" node-port 30080", ""))
+    r = ask(n, "connect w1/iis -> service shop/web")
+    assert r.status is Verdict.HOLDS, r.explanation
+    assert r.answer is not None and any("VFP port of w1/iis" in h.action for h in r.answer.hops)
+    assert ask(n, "connect pod shop/client -> service shop/web").status is Verdict.HOLDS
+
+
 WINDOWS = """
 segment lan 10.127.130.0/24 gateway 10.127.130.1
 external web 198.51.100.0/24 via lan

@@ -199,6 +199,18 @@ def test_engine_undoes_dnat_and_snat_where_they_were_applied() -> None:
     assert not found(asym, "a/p", "a/p", "10.1.0.2", "10.96.0.10", "b/r")
     masq = l2l3.load("examples/bridge-ipmasq.l2l3")
     assert found(masq, "lin1/a", "lin1/a", "10.244.1.5", "10.244.2.7", "lin2/b")
+    from tests.model.test_services import CLUSTER, web  # a Windows pod's answer un-NATed at its VFP port
+
+    svc = l2l3.loads(
+        CLUSTER.format(podcidr="pod-cidr 10.244.0.0/16")
+        + web("type clusterip").replace(" node-port 30080", "")
+    )
+    eng = Engine(Network(svc))
+    goal = ConnectGoal(request=Goal(receivers=frozenset({"n1/web-1", "n2/web-2"})), sender="w1/iis")
+    space = PacketSpace(
+        src=IPv4Address("10.244.3.4"), dst=IPv4Address("10.96.0.20"), proto=Proto.TCP, dport=80
+    )
+    assert eng.search_connect(Origin(stack="w1/iis", pod="w1/iis"), goal, space) is not None
 
 
 # everyday: a few examples; `slow` (run by .ci/run): many more
