@@ -1,13 +1,15 @@
 """The pytest plugin: every ``check`` of a ``.l2l3`` file is a test item.
 
-Registered through the ``pytest11`` entry point ``l2l3``; it collects only
-when asked, so a project holding example specs does not start testing them
-by accident::
+Registered through the ``pytest11`` entry point ``l2l3``: ``pytest`` in a
+directory holding ``.l2l3`` files collects their checks. A project whose tree
+holds specs that are not meant as tests (examples with deliberately violated
+checks, as this repository's) turns it off, and ``--l2l3`` turns it back on
+for one run::
 
-    pytest --l2l3                      # this run
-    # or, in pytest.ini / [tool.pytest.ini_options]:
-    l2l3_collect = true
+    # in pytest.ini / [tool.pytest.ini_options]:
+    l2l3_collect = false
     l2l3_files = *.l2l3 specs/*.net    # globs (default *.l2l3)
+    pytest --l2l3                      # this run, whatever l2l3_collect says
 
 Each item is named after its check and reported at the check's file:line.
 A violated check fails with its witness (where its packets die, or the packet
@@ -54,7 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="collect the checks of .l2l3 files (the l2l3_files globs) as test items",
     )
-    parser.addini("l2l3_collect", "collect .l2l3 checks without --l2l3", type="bool", default=False)
+    parser.addini(
+        "l2l3_collect", "collect .l2l3 checks (default true; --l2l3 forces it)", type="bool", default=True
+    )
     parser.addini("l2l3_files", "globs of spec files to collect", type="args", default=["*.l2l3"])
     parser.addini("l2l3_budget", "solver checks per search (beyond: unknown)", default="")
 

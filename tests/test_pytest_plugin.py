@@ -51,11 +51,20 @@ def test_the_entry_point_names_the_plugin() -> None:
     assert "jsonschema" in test_extra and "junitparser" in test_extra
 
 
-def test_nothing_is_collected_unless_asked(pytester: pytest.Pytester) -> None:
+def test_pytest_in_a_directory_with_a_spec_collects_its_checks(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".l2l3", net=SPEC)
+    items, _ = pytester.inline_genitems(*PLUGIN)
+    assert sorted(i.nodeid for i in items) == ["net.l2l3::ab", "net.l2l3::ba-blocked", "net.l2l3::nowhere"]
+
+
+def test_collection_turned_off_by_ini_and_on_again_by_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nl2l3_collect = false\n")
     pytester.makefile(".l2l3", net=SPEC)
     result = pytester.runpytest(*PLUGIN)
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     result.assert_outcomes()
+    items, _ = pytester.inline_genitems(*PLUGIN, "--l2l3")
+    assert len(items) == 3
 
 
 def test_one_item_per_check_at_its_line(pytester: pytest.Pytester) -> None:
@@ -145,7 +154,8 @@ def test_policy_warnings_come_with_a_failing_check(pytester: pytest.Pytester) ->
 
 
 def test_the_project_suite_is_not_collected_differently() -> None:
-    """The plugin on, without --l2l3, adds no item over this repository's tests and examples."""
+    """The plugin on, without --l2l3, adds no item over this repository's tests and examples
+    (its pyproject sets l2l3_collect = false)."""
     import subprocess
 
     def ids(*extra: str) -> list[str]:
