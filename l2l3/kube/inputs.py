@@ -28,20 +28,23 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from l2l3.dsl import load_with_warnings, parse_with_warnings
 from l2l3.dsl.resolve import diagnose
 from l2l3.errors import Diagnostic, Severity, SpecError, source_lines
-from l2l3.kube.cni import PROFILE_HELP, CniChoice, from_configs, parse_profile
 from l2l3.kube.errors import KubeError, Note
-from l2l3.kube.load import Cluster as KubeCluster
-from l2l3.kube.load import load
 from l2l3.kube.provenance import Notes, input_error, kube_span, note_diagnostic, quiet_gc
-from l2l3.kube.source import read_text
-from l2l3.kube.translate import translate
-from l2l3.kube.windows import NodeStates, node_states
 from l2l3.model.profiles import expand
 from l2l3.model.types import Cluster, Span, Spec
+
+# The readers (ruamel.yaml, the JSON reader, the CNI configs, the Windows state
+# readers, the translation) are imported where a Kubernetes input is read: a
+# check of .l2l3 files alone never loads them (tests/test_cold_start.py).
+if TYPE_CHECKING:
+    from l2l3.kube.cni import CniChoice
+    from l2l3.kube.load import Cluster as KubeCluster
+    from l2l3.kube.windows import NodeStates
 
 __all__ = ["ClusterInput", "load_cluster", "load_inputs", "spec_only"]
 
@@ -134,6 +137,8 @@ def _in_order(errors: list[SpecError]) -> SpecError:
 def _profile(
     cni: str, paths: Sequence[str | os.PathLike[str]]
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    from l2l3.kube.cni import parse_profile
+
     try:
         return parse_profile(cni)
     except ValueError as e:
@@ -180,6 +185,8 @@ class _Lines:
         if lines is None:
             text = self.texts.get(span.file)
             if text is None:
+                from l2l3.kube.source import read_text
+
                 try:  # UTF-8 with or without BOM, UTF-16/32 with BOM (PowerShell's dumps)
                     text = read_text(span.file)
                 except KubeError:
@@ -215,6 +222,8 @@ def _merge_blocks(raws: list[Spec]) -> Cluster | None:
 
 def _choose_cni(cni: str | None, block: Cluster | None, kc: KubeCluster, paths: Sequence[str]) -> CniChoice:
     """The CNI by precedence: ``--cni``, a ``.l2l3`` cluster block, the CNI configs among the inputs."""
+    from l2l3.kube.cni import PROFILE_HELP, CniChoice, from_configs
+
     notes = Notes()
     configs: CniChoice | None = None
     if kc.cni_configs or kc.flannel_configs:
@@ -300,6 +309,10 @@ def load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None = None
 
 
 def _load_cluster(paths: Sequence[str | os.PathLike[str]], cni: str | None) -> ClusterInput:
+    from l2l3.kube.load import load
+    from l2l3.kube.translate import translate
+    from l2l3.kube.windows import node_states
+
     names = [os.fspath(p) for p in paths]
     try:
         kc = load(names)

@@ -1,0 +1,84 @@
+"""Cold start: checking a plain ``.l2l3`` file loads only what the check needs (issue 15).
+
+The Kubernetes readers (ruamel.yaml, the Windows state readers), pandas,
+networkx and tqdm are imported only where an input or an option needs them.
+Each case runs ``l2l3 check`` in a fresh interpreter, with standard error a
+pipe (not a terminal), and lists the modules it ended with.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "l2bridge-vs-linux-bridge.l2l3"
+
+#: Modules (and packages, with everything under them) a plain spec check must not import.
+NOT_NEEDED = ("ruamel", "l2l3.kube.windows", "l2l3.kube.source", "pandas", "networkx", "tqdm")
+
+_PROBE = """
+import json, sys
+from l2l3.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + " EXIT " + str(code) + "\\n")
+"""
+
+
+def _modules_after(*args: str) -> tuple[set[str], int]:
+    run = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    tail = run.stderr.rsplit("\nMODULES ", 1)
+    assert len(tail) == 2, run.stderr
+    mods, code = tail[1].rsplit(" EXIT ", 1)
+    return set(json.loads(mods)), int(code.strip())
+
+
+def _loaded(modules: set[str], name: str) -> list[str]:
+    return sorted(m for m in modules if m == name or m.startswith(name + "."))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_plain_spec_check_imports_no_reader(fmt: str) -> None:
+    modules, code = _modules_after("check", "--format", fmt, str(EXAMPLE))
+    assert code in (0, 1), code  # the example was checked (holds or violated), not refused
+    assert "l2l3.checking" in modules and "l2l3.dsl" in modules  # the probe saw the real run
+    found = {name: _loaded(modules, name) for name in NOT_NEEDED}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_manifest_input_still_loads_the_readers(tmp_path: Path) -> None:
+    """The lazy imports happen: a manifest among the inputs brings the YAML reader in."""
+    manifest = tmp_path / "ns.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n", encoding="utf-8")
+    modules, code = _modules_after("check", str(manifest), str(EXAMPLE))
+    assert _loaded(modules, "ruamel"), "reading a manifest did not import ruamel.yaml"
+    assert code in (0, 1, 2), code
+
+
+def test_package_names_resolve_lazily() -> None:
+    """``from l2l3.kube import load`` is the reader function, even after ``l2l3.kube.load`` the module."""
+    code = (
+        "import l2l3.kube.translate, types\n"
+        "from l2l3.kube import load, Cluster, KubeError\n"
+        "assert callable(load) and not isinstance(load, types.ModuleType), load\n"
+        "import l2l3.kube as k\n"
+        "assert k.load is load and k.Cluster is Cluster\n"
+        "print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
