@@ -25,6 +25,7 @@ from l2l3.dsl.render import render
 from l2l3.dsl.resolve import diagnose, validate
 from l2l3.dsl.transform import SpecTransformer
 from l2l3.errors import Diagnostic, SpecError, source_lines
+from l2l3.model.base import quiet_gc
 from l2l3.model.types import Span, Spec
 
 __all__ = ["load", "load_with_warnings", "parse", "parse_with_warnings", "render", "validate"]
@@ -62,6 +63,13 @@ def parse_with_warnings(
         raise SpecError([Diagnostic(Span(file, 1, 1), "a spec must be text")])
     if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError([Diagnostic(Span(file, 1, 1), "the spec is larger than 20 MB; l2l3 refuses it")])
+    with quiet_gc():  # a big spec makes millions of objects and no cycles (see quiet_gc)
+        return _parse_with_warnings(text, file, expand=expand, validate=validate)
+
+
+def _parse_with_warnings(
+    text: str, file: str, *, expand: bool, validate: bool
+) -> tuple[Spec, list[Diagnostic]]:
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     lines = source_lines(text)  # as lark counts them: the parser reads "\n".join(lines)
     spec, diags, hard = _parse_raw(text, file, lines)

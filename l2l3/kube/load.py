@@ -26,7 +26,6 @@ objects cost more than the parsing.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from l2l3.kube.objects import (
     Service,
 )
 from l2l3.kube.source import read_text
+from l2l3.model.base import quiet_gc
 
 __all__ = ["Cluster", "load", "load_text"]
 
@@ -226,15 +226,8 @@ class _Loader:
 
 
 def _quiet_gc(run: Callable[[], Cluster]) -> Cluster:
-    # The readers make no reference cycles; the collector's passes over
-    # millions of young objects cost more than the parse (3x on big JSON).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with quiet_gc():  # the readers make no reference cycles (see quiet_gc)
         return run()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Cluster:

@@ -9,34 +9,13 @@ left out), collected by :class:`Notes`.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from l2l3.errors import Diagnostic, Severity, SpecError
 from l2l3.kube.errors import Note
 from l2l3.kube.errors import Span as KubeSpan
+from l2l3.model.base import quiet_gc
 from l2l3.model.types import Span
 
 __all__ = ["Notes", "input_error", "model_span", "note_diagnostic", "quiet_gc"]
-
-
-@contextmanager
-def quiet_gc() -> Iterator[None]:
-    """The cyclic collector off for the block (and back as it was after).
-
-    Translating and expanding a big cluster makes millions of objects and no
-    reference cycles; with the collector on, its passes over the readers'
-    objects cost far more than the work (150,000 pods: profile expansion
-    11 s with it off, 400-700 s with it on, on the 2-core machine).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def model_span(span: KubeSpan | Span) -> Span:

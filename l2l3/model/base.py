@@ -7,6 +7,9 @@ imports them from.
 from __future__ import annotations
 
 import enum
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -75,3 +78,22 @@ class Proto(enum.IntEnum):
 class Action(enum.Enum):
     ALLOW = "allow"
     DENY = "deny"
+
+
+@contextmanager
+def quiet_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (and back as it was after).
+
+    Loading a big spec or cluster (parsing, translating, expanding, building
+    the network) makes millions of objects and no reference cycles; the
+    collector's passes over them cost more than the work (150,000 pods: the
+    parse 54 s of CPU with it on, 33 s off; profile expansion 11 s off,
+    400-700 s on when translated from manifests).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

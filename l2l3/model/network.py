@@ -24,6 +24,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from l2l3.model import choices
+from l2l3.model.base import quiet_gc
 from l2l3.model.switches import SwitchGraph
 from l2l3.model.types import (
     NOWHERE,
@@ -239,14 +240,14 @@ class Network:
         # (pod id, direction) -> compiled allow rules (see model.policy)
         self.policy_rules: dict[tuple[str, str], list[CompiledRule] | None] = {}
         self.compiled_rules: dict[tuple[int, int], CompiledRule] = {}
-        # written route (by identity; the spec keeps it alive) -> its EffRoute,
-        # for routes that name their device: profiles share one Route object
-        # per peer among all nodes, and so do the stacks
+        # written route (by identity; the spec keeps it alive) -> its EffRoute, for routes
+        # naming their device: profiles share one Route per peer among all nodes, so do stacks
         self._eff_routes: dict[int, EffRoute] = {}
         # pod id -> its query endpoint (l2l3.model.endpoints), built on demand
         self.endpoint_cache: dict[str, Endpoint] = {}
         self._by_namespace: dict[str, list[str]] | None = None
-        self._build()
+        with quiet_gc():  # no reference cycles: see quiet_gc
+            self._build()
 
     # ------------------------------------------------------------------ build
 
