@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 
 from l2l3.model.types import Spec
 
-from .conftest import STRICT, Agreement, new_prefix
+from .conftest import Agreement, new_prefix
 from .kgen_services import HOST_PORT, PROBE_PORT, service_clusters
-from .test_differential import save_regression
+from .test_differential import fail_on_disagreement
 
 pytestmark = pytest.mark.kernel
 
@@ -73,11 +73,7 @@ def test_service_differential(agreement: Agreement) -> None:
             outs = c.model.outcomes
             stats["dnat"] += any(o.dst is not None and o.dst != c.probe.dst for o in outs)
             stats["masq"] += any(o.src != c.probe.src_ip for o in outs)
-        bad = [c for c in comps if not c.agree and (STRICT or not c.known)]
-        if bad:
-            text = "\n".join(c.explain() for c in bad[:12])
-            path = save_regression(spec, text)
-            raise AssertionError(f"{len(bad)} of {len(comps)} probes disagree (saved {path}):\n{text}")
+        fail_on_disagreement(spec, comps)
 
     case()
     print(
