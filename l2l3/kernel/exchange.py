@@ -218,10 +218,7 @@ class Exchanger(NetnsSockets):
 
     # -------------------------------------------------------------- collect
     def _collect(self) -> None:
-        poller = select.poll()
-        for fd in self.socks:
-            poller.register(fd, select.POLLIN)
-        poller.register(self.stop_fd, select.POLLIN)
+        poller = self._poller()
         while True:
             for fd, _ev in poller.poll(200):
                 if fd == self.stop_fd:

@@ -134,6 +134,13 @@ class NetnsSockets:
     def _collect(self) -> None:
         raise NotImplementedError
 
+    def _poller(self) -> select.poll:
+        """A poll object with every socket and :attr:`stop_fd` registered for reading."""
+        poller = select.poll()
+        for fd in (*self.socks, self.stop_fd):
+            poller.register(fd, select.POLLIN)
+        return poller
+
     def _add(self, ns: str, kind: str, s: socket.socket) -> None:
         s.setblocking(False)
         self.socks[s.fileno()] = (ns, kind, s)
@@ -198,10 +205,7 @@ class Prober(NetnsSockets):
 
     # -------------------------------------------------------------- collect
     def _collect(self) -> None:
-        poller = select.poll()
-        for fd in self.socks:
-            poller.register(fd, select.POLLIN)
-        poller.register(self.stop_fd, select.POLLIN)
+        poller = self._poller()
         while True:
             for fd, _ev in poller.poll(200):
                 if fd == self.stop_fd:
