@@ -16,7 +16,7 @@ when cut short, how far it got. Rows:
                 pair (what ``l2l3 check`` does today) and the class-based
                 matrix answering the same checks.
 ``audit-150k``  the same checks on 5,000 nodes x 30 pods (target 20 s, 2 GiB).
-``cold-start``, ``set-10k``, ``map-5k``, ``incremental``: issue 15's rows
+``cold-start``, ``set-10k``, ``set-150k``, ``map-5k``, ``incremental``: issue 15's rows
                 (:mod:`benchmarks.rows_extra`).
 ``api-10k``     one ``reach`` through the Python API after loading (median).
 ``growth``      1,000 -> 100,000 pods (100 per node), cold start to every
@@ -51,7 +51,7 @@ from pathlib import Path
 from benchmarks.peer import peer_row
 from benchmarks.report import report, table
 from benchmarks.rows import TARGETS, Bench, Row
-from benchmarks.rows_extra import cold_row, incremental_row, map_row, set_row
+from benchmarks.rows_extra import cold_row, incremental_row, map_row, set_pairs_row, set_row
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer", choices=["auto", "install", "use", "skip"], default="auto")
     ap.add_argument(
         "--rows",
-        default="cold-start,check-10k,audit-150k,set-10k,api-10k,growth,peer,map-5k,incremental,profile",
+        default="cold-start,check-10k,audit-150k,set-10k,set-150k,api-10k,growth,peer,map-5k,incremental,profile",
     )
     ap.add_argument("--results", default=None, help="write the Markdown report here")
     ap.add_argument("--json", default=None, help="write the rows (and profiles) as JSON here")
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             b.audit_row("audit-150k", *b.sizes.audit, wall_target=20.0, mem_target=2.0)
         if "set-10k" in rows:
             set_row(b)
+        if "set-150k" in rows:
+            set_pairs_row(b)
         if "api-10k" in rows:
             b.api_row()
         if "growth" in rows:

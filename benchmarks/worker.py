@@ -193,6 +193,34 @@ def task_query(path: str, query: str) -> None:
     emit("done", status=r.status.value, pairs=r.pairs, query_s=round(time.perf_counter() - t, 3))
 
 
+def task_set_pairs(path: str) -> None:
+    """Load, build the network, then ``reach namespace A -> namespace B`` for every ordered pair."""
+    from l2l3 import api
+
+    emit("imported")
+    spec, _ = _load(path)
+    emit("loaded")
+    net = api.Network(spec)
+    emit("network", pods=len(net.pods))
+    namespaces = sorted({info.pod.namespace for info in net.pods.values()})
+    counts: dict[str, int] = {}
+    pairs = 0
+    t = time.perf_counter()
+    for a in namespaces:
+        for b in namespaces:
+            r = api.evaluate(net, f"reach namespace {a} -> namespace {b}")
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+            pairs += r.pairs
+        emit("row", namespace=a, query_s=round(time.perf_counter() - t, 3))
+    emit(
+        "done",
+        queries=len(namespaces) ** 2,
+        counts=counts,
+        pairs=pairs,
+        query_s=round(time.perf_counter() - t, 3),
+    )
+
+
 class _Budget(Exception):
     pass
 
@@ -308,7 +336,7 @@ def task_profile(path: str, jobs: int, budget: float, mem_budget: float | None =
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.worker")
-    ap.add_argument("task", choices=["check", "matrix", "api", "profile", "query"])
+    ap.add_argument("task", choices=["check", "matrix", "api", "profile", "query", "set-pairs"])
     ap.add_argument("--query", default="", help="query: the query to answer")
     ap.add_argument("file")
     ap.add_argument("--jobs", type=int, default=1)
@@ -326,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         task_api(args.file, args.repeat)
     elif args.task == "query":
         task_query(args.file, args.query)
+    elif args.task == "set-pairs":
+        task_set_pairs(args.file)
     else:
         task_profile(args.file, args.jobs, args.budget, args.mem_budget)
     return 0

@@ -114,3 +114,19 @@ def test_cap_cuts_a_run_and_reports_progress(tmp_path: Path) -> None:
     r = worker("check", path, 0.05, None)
     assert r.status == "timeout"
     assert r.progress()
+
+
+def test_set_pairs_row_answers_every_namespace_pair(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    argv = ["--scale", "small", "--repeat", "1", "--jobs", "1", "--peer", "skip"]
+    assert (
+        bench.main([*argv, "--rows", "set-150k", "--json", str(out), "--results", str(tmp_path / "R.md")])
+        == 0
+    )
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["key"] == "set-150k" and row["verdict"] == "met", row
+    d = row["details"]
+    # 3 namespaces under calico with one isolating policy each: a namespace reaches
+    # itself (3 holds), never another one (6 violated)
+    assert d["queries"] == 9 and d["counts"] == {"holds": 3, "violated": 6}, d
+    assert d["pairs"] > 0
