@@ -520,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_measure(args.measure)))
         return 0
     if args.measure_stages:
-        print(json.dumps(_measure_stages(*args.measure_stages, args.cni, args.pod_cidr)))
+        pods, nodes = args.measure_stages
+        print(json.dumps(_measure_stages(pods, nodes, args.cni, args.pod_cidr)))
         return 0
     work = args.dir or tempfile.mkdtemp(prefix="kube_load_")
     os.makedirs(work, exist_ok=True)
