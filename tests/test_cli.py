@@ -198,8 +198,8 @@ def test_an_unexpected_exception_is_an_internal_error_exit_4_in_every_subcommand
 ) -> None:
     build = cli.build_parser
 
-    def broken_parser() -> argparse.ArgumentParser:
-        p = build()
+    def broken_parser(command: str | None = None) -> argparse.ArgumentParser:
+        p = build(command)  # main builds the subcommand it runs
         (sub,) = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
         sub.choices[name].set_defaults(func=_raiser(exc))
         return p

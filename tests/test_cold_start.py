@@ -1,7 +1,10 @@
 """Cold start: checking a plain ``.l2l3`` file loads only what the check needs (issue 15).
 
 The Kubernetes readers (ruamel.yaml, the Windows state readers), pandas,
-networkx and tqdm are imported only where an input or an option needs them.
+networkx and tqdm are imported only where an input or an option needs them;
+the command line builds only the subcommand it runs (the other subcommands'
+modules, the matrix, the generator, the kernel tools and shtab stay out), and
+the report renders with its format's module alone (no XML for text).
 Each case runs ``l2l3 check`` in a fresh interpreter, with standard error a
 pipe (not a terminal), and lists the modules it ended with.
 """
@@ -19,7 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "l2bridge-vs-linux-bridge.l2l3"
 
 #: Modules (and packages, with everything under them) a plain spec check must not import.
-NOT_NEEDED = ("ruamel", "l2l3.kube.windows", "l2l3.kube.source", "pandas", "networkx", "tqdm")
+NOT_NEEDED = (
+    *("ruamel", "l2l3.kube.windows", "l2l3.kube.source", "pandas", "networkx", "tqdm"),
+    *("l2l3.cli.diff", "l2l3.cli.graph", "l2l3.cli.trace", "l2l3.cli.completion", "shtab"),
+    *("l2l3.matrix", "l2l3.generate", "l2l3.kernel", "l2l3.diff", "l2l3.graph"),
+)
+
+#: ``--format`` -> the report modules rendering it (the other formats' modules stay out)
+FORMAT_MODULES = {
+    "text": {"l2l3.report.text"},
+    "json": {"l2l3.report.json"},
+    "sarif": {"l2l3.report.sarif"},
+    "junit": {"l2l3.report.junit", "l2l3.report.text", "xml"},  # JUnit's messages are the text's
+}
 
 _PROBE = """
 import json, sys
@@ -52,13 +67,17 @@ def _loaded(modules: set[str], name: str) -> list[str]:
     return sorted(m for m in modules if m == name or m.startswith(name + "."))
 
 
-@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("fmt", sorted(FORMAT_MODULES))
 def test_plain_spec_check_imports_no_reader(fmt: str) -> None:
     modules, code = _modules_after("check", "--format", fmt, str(EXAMPLE))
     assert code in (0, 1), code  # the example was checked (holds or violated), not refused
     assert "l2l3.checking" in modules and "l2l3.dsl" in modules  # the probe saw the real run
     found = {name: _loaded(modules, name) for name in NOT_NEEDED}
     assert not any(found.values()), {k: v for k, v in found.items() if v}
+    mine = FORMAT_MODULES[fmt]
+    assert mine <= modules, mine - modules
+    others = {m for f, ms in FORMAT_MODULES.items() if f != fmt for m in ms} - mine
+    assert not {m: _loaded(modules, m) for m in others if _loaded(modules, m)}
 
 
 def test_manifest_input_still_loads_the_readers(tmp_path: Path) -> None:

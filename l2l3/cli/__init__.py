@@ -15,16 +15,15 @@ An internal error prints one line on standard error and no traceback; set
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import select
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any, NoReturn
 
-from l2l3 import api
 from l2l3.errors import L2L3Error, QueryError, ReplayMismatch, SpecError
 
 #: Exit status of an internal error (a bug in l2l3, never in the input).
@@ -136,6 +135,8 @@ def endpoint(text: str) -> str:
 
     Whether the spec has such an endpoint is checked once the spec is loaded.
     """
+    from l2l3 import api
+
     s = text.strip()
     if not s or any(c in s for c in "\n\r;#") or "->" in s or "<->" in s:
         raise argparse.ArgumentTypeError(f"not an endpoint: {text!r} (write {_ENDPOINT_FORMS})")
@@ -202,26 +203,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
 _CNI_HELP = "the cluster's CNI profile, e.g. 'calico bgp' (wins over a cluster block and the CNI configs among the inputs)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="l2l3",
-        description="Model checker for container network reachability and isolation.",
-        epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--version", action=_Version, help="print the version of l2l3 and exit")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    from l2l3.cli.check import register as register_check
-    from l2l3.cli.completion import register as register_completion
-    from l2l3.cli.diff import register as register_diff
-    from l2l3.cli.graph import register as register_graph
-    from l2l3.cli.trace import register as register_trace
-
-    register_check(sub)
-    register_diff(sub)
-    register_graph(sub)
-    register_trace(sub)
-    register_completion(sub)
+def register_inputs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``l2l3 import`` and ``l2l3 expand`` to the command line."""
     i = sub.add_parser("import", help="write a cluster's manifests and CNI configs as one .l2l3 spec")
     i.add_argument("paths", nargs="+", metavar="PATH")
     i.add_argument("--cni", default=None, metavar="PROFILE", help=_CNI_HELP)
@@ -232,13 +215,57 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("expand", help="print the spec with every CNI profile expanded into primitives")
     e.add_argument("file", metavar="FILE")
     e.set_defaults(func=cmd_expand, _parser=e)
-    from l2l3.generate import register as register_generate
-    from l2l3.kernel.cli import register as register_kernel
-    from l2l3.matrix import register as register_matrix
 
-    register_matrix(sub)
-    register_generate(sub)
-    register_kernel(sub)
+
+#: Where each subcommand is registered: ``module:function`` adding it (and its
+#: siblings) to the subparsers, imported only when the parser needs it. A
+#: subcommand's module imports what it runs on inside its command function, so
+#: that ``l2l3 check FILE`` builds and imports the ``check`` subcommand alone.
+#: In this order ``l2l3 --help`` lists them.
+SUBCOMMANDS: dict[str, str] = {
+    "check": "l2l3.cli.check:register",
+    "diff": "l2l3.cli.diff:register",
+    "graph": "l2l3.cli.graph:register",
+    "trace": "l2l3.cli.trace:register",
+    "completion": "l2l3.cli.completion:register",
+    "import": "l2l3.cli:register_inputs",
+    "expand": "l2l3.cli:register_inputs",
+    "matrix": "l2l3.matrix.cli:register",
+    "generate": "l2l3.generate:register",
+    "realize": "l2l3.kernel.cli:register",
+    "verify-kernel": "l2l3.kernel.cli:register",
+    "snapshot": "l2l3.kernel.cli:register",
+}
+
+
+def _registrar(where: str) -> Callable[[argparse._SubParsersAction], None]:  # type: ignore[type-arg]
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs, when its first word names one (else None: ``--help``, a typo, …)."""
+    return argv[0] if argv and argv[0] in SUBCOMMANDS else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``l2l3`` parser: every subcommand, or only ``command`` and those its module adds with it.
+
+    ``main`` builds only the subcommand it runs (its module is the only one
+    imported); ``--help``, an unknown subcommand and ``l2l3 completion`` get
+    them all.
+    """
+    p = _Parser(
+        prog="l2l3",
+        description="Model checker for container network reachability and isolation.",
+        epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action=_Version, help="print the version of l2l3 and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    wanted = list(SUBCOMMANDS.values()) if command is None else [SUBCOMMANDS[command]]
+    for where in dict.fromkeys(wanted):  # each registering function once, in the table's order
+        _registrar(where)(sub)
     return p
 
 
@@ -258,6 +285,8 @@ def internal_error_line(e: BaseException) -> str:
     """The one line an internal error prints: its type, its message (or where it arose)."""
     msg = _one_line(str(e))
     if not msg:
+        import traceback
+
         frames = traceback.extract_tb(e.__traceback__)
         if frames:
             f = frames[-1]
@@ -347,7 +376,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``l2l3 ARGV…`` and return its exit status (usage errors return 2, not raise)."""
-    args = parse_args(build_parser(), argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(build_parser(command_of(words)), words)
     if isinstance(args, int):
         return args
     return run(args.func, args)

@@ -14,13 +14,16 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
-from l2l3 import api
-from l2l3.checking import Report, Verdict
 from l2l3.cli import _CNI_HELP, positive_int, seconds, usage_error
 from l2l3.cli.style import Style, add_color_option, phases
 from l2l3.errors import SpecError
-from l2l3.model.types import Spec
+
+if TYPE_CHECKING:  # the checker, the model and the readers are imported when a check runs
+    from l2l3 import api
+    from l2l3.checking import Report
+    from l2l3.model.types import Spec
 
 __all__ = ["StrictFinding", "cmd_check", "register", "strict_findings"]
 
@@ -44,6 +47,7 @@ class StrictFinding:
 
 def strict_findings(report: Report, net: api.Network) -> list[StrictFinding]:
     """What ``--strict`` fails ``report`` for: its vacuous checks, its policies not enforced everywhere."""
+    from l2l3.checking import Verdict
     from l2l3.model.policy import unenforced_policies
 
     out = []
@@ -100,11 +104,9 @@ def _exit_status(reports: list[Report], strict: list[StrictFinding]) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Load, check, render; the exit status of LANGUAGE.md §5 (and ``--strict``)."""
+    from l2l3 import api
     from l2l3.kube.inputs import load_inputs
     from l2l3.report import RENDERERS
-    from l2l3.report.junit import render_junit_error
-    from l2l3.report.sarif import render_sarif, render_sarif_error
-    from l2l3.report.text import render_text
     from l2l3.report.warnings import group_warnings
 
     bar = phases(not args.quiet)
@@ -134,14 +136,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         bar.close()
         print(str(e), file=sys.stderr)
         if args.format == "sarif":  # a valid log even for invalid input (code scanning uploads it)
+            from l2l3.report.sarif import render_sarif_error
+
             sys.stdout.write(render_sarif_error(e.diagnostics, root=args.sarif_root))
         elif args.format == "junit":
+            from l2l3.report.junit import render_junit_error
+
             sys.stdout.write(render_junit_error(e.diagnostics))
         return 2
     bar.close()
     if args.format == "sarif":
+        from l2l3.report.sarif import render_sarif
+
         text = render_sarif(reports, root=args.sarif_root)
     elif args.format == "text":
+        from l2l3.report.text import render_text
+
         text = render_text(reports, witness=args.witness)
         if args.strict:
             text += "".join(f"{f}\n" for f in strict)

@@ -13,18 +13,18 @@ import argparse
 import json
 import sys
 
-from l2l3 import api
 from l2l3.cli import endpoint, ipv4_address, port, usage_error
 from l2l3.cli.style import Style, add_color_option
 from l2l3.errors import QueryError
-from l2l3.model.types import Proto
 
 __all__ = ["register"]
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """Simulate the packet; print each outcome (text, summary or JSON)."""
+    from l2l3 import api
     from l2l3.model.endpoints import resolve
+    from l2l3.model.types import Proto
     from l2l3.report import render_trace
     from l2l3.report.text import render_trace_summary
 
