@@ -26,6 +26,7 @@ NOT_NEEDED = (
     *("ruamel", "l2l3.kube.windows", "l2l3.kube.source", "pandas", "networkx", "tqdm"),
     *("l2l3.cli.diff", "l2l3.cli.graph", "l2l3.cli.trace", "l2l3.cli.completion", "shtab"),
     *("l2l3.matrix", "l2l3.generate", "l2l3.kernel", "l2l3.diff", "l2l3.graph"),
+    "l2l3.model.profiles",  # the example has no cluster block: no CNI profile to expand
 )
 
 #: ``--format`` -> the report modules rendering it (the other formats' modules stay out)
@@ -78,6 +79,22 @@ def test_plain_spec_check_imports_no_reader(fmt: str) -> None:
     assert mine <= modules, mine - modules
     others = {m for f, ms in FORMAT_MODULES.items() if f != fmt for m in ms} - mine
     assert not {m: _loaded(modules, m) for m in others if _loaded(modules, m)}
+
+
+def test_z3_is_imported_only_when_a_check_searches() -> None:
+    """Checks the probe packet and the policy screen settle never import the solver engine or z3.
+
+    ``enforced`` (``no reach``) is refused by the ingress policy of every
+    destination, ``scrape`` (``reach``) holds by its probe packet; the
+    example's ``nat`` checks are searches, so there z3 comes in.
+    """
+    settled = ["--check", "enforced", "--check", "scrape"]
+    modules, code = _modules_after("check", *settled, str(ROOT / "examples" / "policy-enforced.l2l3"))
+    assert code == 0, code  # both checks hold
+    assert "l2l3.checking.checker" in modules
+    assert not _loaded(modules, "z3") and "l2l3.solver.engine" not in modules
+    modules, code = _modules_after("check", "--check", "egress-nat", str(EXAMPLE))
+    assert code == 0 and _loaded(modules, "z3") and "l2l3.solver.engine" in modules
 
 
 def test_manifest_input_still_loads_the_readers(tmp_path: Path) -> None:

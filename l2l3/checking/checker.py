@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import cached_property
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from l2l3.checking.connect import connect, no_connect
 from l2l3.checking.explain import flags_note, why_missed
@@ -49,7 +51,10 @@ from l2l3.model.types import (
     Reach,
     StackMode,
 )
-from l2l3.solver.engine import Engine, Found, SolverUnknown
+from l2l3.solver import SolverUnknown
+
+if TYPE_CHECKING:  # the engine (and z3) is imported when a check first searches
+    from l2l3.solver.engine import Engine, Found
 
 #: Largest destination pre-image searched one address at a time.
 SPLIT_LIMIT = 512
@@ -68,10 +73,20 @@ class Checker:
 
     def __init__(self, net: Network, *, budget: int | None = None, time_limit: float | None = None) -> None:
         self.net = net
-        self.engine = Engine(net) if budget is None else Engine(net, budget=budget)
+        self._budget = budget
+        self._deadline: float | None = None
         self.screen = PolicyScreen(net)
         #: seconds one query may take before it is answered unknown (None: no limit)
         self.time_limit = time_limit
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The symbolic engine, made (and z3 imported) when a check first searches."""
+        from l2l3.solver.engine import Engine
+
+        eng = Engine(self.net) if self._budget is None else Engine(self.net, budget=self._budget)
+        eng.deadline = self._deadline
+        return eng
 
     # ------------------------------------------------------------ searching
 
@@ -133,7 +148,9 @@ class Checker:
         witness (or, for a ``reach`` that fails, a typical packet that dies and
         why), ``unknown`` says which limit was hit. Unknown endpoint names
         raise :class:`~l2l3.errors.QueryError`."""
-        self.engine.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
+        self._deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
+        if "engine" in self.__dict__:  # made already (else it starts with this deadline)
+            self.engine.deadline = self._deadline
         try:
             if isinstance(q, Connect):  # before Reach: a Connect is one by its fields
                 return no_connect(self, q) if q.negated else connect(self, q)

@@ -34,7 +34,7 @@ from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.simulate import simulate, simulate_answer
 from l2l3.model.types import Connect, NatMode, Proto
-from l2l3.solver.engine import SolverUnknown
+from l2l3.solver import SolverUnknown
 
 if TYPE_CHECKING:
     from l2l3.checking.checker import Checker

@@ -35,7 +35,6 @@ from l2l3.dsl.resolve import diagnose
 from l2l3.errors import Diagnostic, Severity, SpecError, source_lines
 from l2l3.kube.errors import KubeError, Note
 from l2l3.kube.provenance import Notes, input_error, kube_span, note_diagnostic, quiet_gc
-from l2l3.model.profiles import expand
 from l2l3.model.types import Cluster, Span, Spec
 
 # The readers (ruamel.yaml, the JSON reader, the CNI configs, the Windows state
@@ -445,6 +444,8 @@ def _fill_error(e: SpecError, texts: dict[str, str]) -> SpecError:
 
 def _expand_validate(raw: Spec, texts: dict[str, str]) -> tuple[Spec, list[Diagnostic]]:
     """Expand the profile and validate, as the DSL does for a file; diagnostics get their lines."""
+    from l2l3.model.profiles import expand  # a plain .l2l3 file without a cluster block needs none
+
     try:
         spec, warns = expand(replace(raw, source=""))
     except SpecError as e:

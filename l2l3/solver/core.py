@@ -21,16 +21,13 @@ from l2l3.model.goal import Goal
 from l2l3.model.network import EffRoute, Iface, Network, PodInfo, Stack
 from l2l3.model.packet import INITIAL_TTL, Disposition, Outer, Packet
 from l2l3.model.types import Proto
+from l2l3.solver import SolverUnknown as SolverUnknown
 from l2l3.solver.encode import FALSE, TRUE, Bool, Term, ip_const, val
 
 #: Longest path followed (stack visits + L2 hand-offs).
 MAX_DEPTH = 256
 #: Solver checks one search may make before it answers unknown.
 DEFAULT_BUDGET = 200_000
-
-
-class SolverUnknown(Exception):
-    """z3 answered unknown, or the search budget ran out."""
 
 
 @dataclass(frozen=True, slots=True)
