@@ -1,8 +1,9 @@
 """The spec language: text in, :class:`~l2l3.model.types.Spec` out, and back.
 
-Pipeline of :func:`parse`: lark parse (syntax errors become :class:`SpecError`
-with an "expected …" message) → :class:`~l2l3.dsl.transform.SpecTransformer`
-(a raw Spec) → CNI profile expansion when the spec has a ``cluster`` →
+Pipeline of :func:`parse`: lark's LALR parse with the
+:class:`~l2l3.dsl.transform.SpecTransformer` callbacks run inline, no tree
+(:mod:`l2l3.dsl.transform.inline`; syntax errors become :class:`SpecError`
+with an "expected …" message) → a raw Spec → CNI profile expansion when the spec has a ``cluster`` →
 :func:`validate` (every name resolves, every value makes sense). Every user
 error is a :class:`SpecError` carrying all the diagnostics found.
 """
@@ -18,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from l2l3.dsl.grammar_cache import cache_dir, cached_lark
 from l2l3.dsl.render import render
 from l2l3.dsl.resolve import diagnose, validate
-from l2l3.dsl.transform import SpecTransformer
+from l2l3.dsl.transform import SpecTransformer, inline
 from l2l3.errors import Diagnostic, SpecError, source_lines
 from l2l3.model.base import quiet_gc
 from l2l3.model.types import Span, Spec
@@ -38,9 +39,13 @@ MAX_SYNTAX_ERRORS = 20
 
 @functools.cache
 def parser() -> Lark:
-    """The LALR parser of ``l2l3.lark``, built once per grammar (tables cached on disk)."""
+    """The LALR parser of ``l2l3.lark``, built once per grammar (tables cached on disk).
+
+    No ``propagate_positions``: :func:`_parse_raw` runs the transformer inline
+    (:mod:`l2l3.dsl.transform.inline`), which keeps the positions itself.
+    """
     grammar = Path(__file__).with_name("l2l3.lark").read_text(encoding="utf-8")
-    return cached_lark(grammar, cache_dir(), parser="lalr", propagate_positions=True)
+    return cached_lark(grammar, cache_dir(), parser="lalr")
 
 
 # ---------------------------------------------------------------- public API
@@ -191,10 +196,13 @@ def _parse_raw(text: str, file: str, lines: list[str]) -> tuple[Spec, list[Diagn
     syntax: list[Diagnostic] = []
     work = list(lines)
     budget = MAX_SYNTAX_ERRORS if len(text) < 1_000_000 else 1
-    tree = None
+    spec = transformer = None
     while True:
+        # A fresh transformer for every attempt: the callbacks of an attempt
+        # that stops at a syntax error have run on part of the text.
+        transformer = SpecTransformer(file, lines)
         try:
-            tree = parser().parse("\n".join(work) + "\n")
+            spec = inline.parse(parser(), "\n".join(work) + "\n", transformer)
             break
         except UnexpectedInput as e:
             diag = _syntax_diagnostic(e, file, lines)
@@ -206,16 +214,8 @@ def _parse_raw(text: str, file: str, lines: list[str]) -> tuple[Spec, list[Diagn
         except LarkError as e:  # pragma: no cover - lark internals
             syntax.append(Diagnostic(Span(file, 1, 1), f"cannot parse: {e}", lines[0] if lines else ""))
             break
-        except RecursionError:  # pragma: no cover - defensive
-            syntax.append(Diagnostic(Span(file, 1, 1), "the spec is nested too deeply", ""))
-            break
-    if tree is None:
+    if spec is None or transformer is None:
         return Spec(file=file, source=text), syntax, True
-    transformer = SpecTransformer(file, lines)
-    try:
-        spec = transformer.transform(tree)
-    except VisitError as e:  # whatever a callback raised (a bug), as itself, not wrapped by lark
-        raise e.orig_exc from None
     spec = _with_source(spec, text)
     diags = syntax + transformer.diagnostics
     return spec, diags, bool(syntax) or transformer.hard_errors

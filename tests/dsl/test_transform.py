@@ -1,5 +1,5 @@
-"""SpecTransformer: one callback per grammar rule, bound once per instance,
-spread over one module per grammar area."""
+"""SpecTransformer: one callback per grammar rule, run inline by the LALR
+parser, spread over one module per grammar area."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import l2l3.dsl
 from l2l3.dsl import parse, parser
-from l2l3.dsl.transform import _CALLBACKS, SpecTransformer
+from l2l3.dsl.transform import SpecTransformer, inline
 from l2l3.dsl.transform.checks import CheckRules
 from l2l3.dsl.transform.cluster import ClusterRules
 from l2l3.dsl.transform.policies import PolicyRules
@@ -28,25 +28,19 @@ def _rule_names() -> set[str]:
     return names
 
 
-def test_callbacks_are_found_and_bound_once() -> None:
-    # If a lark upgrade renamed the wrapper attribute, _CALLBACKS would be
-    # empty and every tree node would rebuild its wrapper again (silently slow).
-    names = {name for name, _ in _CALLBACKS}
-    assert {"node", "pod", "route", "policy", "cluster", "cni", "reach", "ep_pod", "start"} <= names
-    t = SpecTransformer("t.l2l3", [])
-    assert all(getattr(t, name) is getattr(t, name) for name in names)
-    assert all(name in vars(t) for name in names)  # instance attributes, not class lookups
-    other = SpecTransformer("u.l2l3", [])
-    assert other.node is not t.node  # bound to its own instance
-    assert other.reach.base_func.__self__ is other  # type: ignore[attr-defined]
-    assert t.cni.base_func.__self__ is t  # type: ignore[attr-defined]
+def _callbacks(klass: type) -> set[str]:
+    """The rule callbacks a class defines itself: its public methods."""
+    return {name for name, attr in vars(klass).items() if callable(attr) and not name.startswith("_")}
 
 
 def test_every_rule_has_exactly_one_callback() -> None:
-    # A callback lost in the split would leave a lark Tree in the Spec; a
-    # helper under v_args would be mistaken for a rule (and bound needlessly).
-    assert {name for name, _ in _CALLBACKS} == _rule_names()
-    assert len({name for name, _ in _CALLBACKS}) == len(_CALLBACKS)
+    # A callback lost in the split would make inline.callbacks refuse the
+    # grammar; a public helper in an area class would pass for a rule.
+    areas = [k for k in SpecTransformer.__mro__ if k.__module__.startswith("l2l3.dsl.transform")]
+    found = [name for k in areas if k.__name__ != "TransformerBase" for name in _callbacks(k)]
+    assert set(found) == _rule_names()
+    assert len(found) == len(set(found))
+    assert len(inline.callbacks(parser(), SpecTransformer("t.l2l3", []))) == len(parser().rules)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +53,7 @@ def test_every_rule_has_exactly_one_callback() -> None:
     ],
 )
 def test_each_area_module_holds_its_rules(area: type, rules: set[str]) -> None:
-    own = {name for name, attr in vars(area).items() if hasattr(attr, "visit_wrapper")}
+    own = _callbacks(area)
     assert rules <= own
     for other in (PrimitiveRules, ClusterRules, PolicyRules, CheckRules):
         if other is not area:

@@ -1,6 +1,6 @@
 """The lark tree of a spec, reshaped into :mod:`l2l3.model.types`.
 
-The Transformer only reshapes and normalises: MACs to lower-case colon form,
+The transformer only reshapes and normalises: MACs to lower-case colon form,
 addresses to ``ipaddress`` objects, a :class:`Span` on every object. Values the
 grammar cannot rule out (an octet of 300, port 0, a prefix with host bits set
 where a network is expected, an option given twice) become diagnostics in
@@ -12,14 +12,13 @@ One module per grammar area holds that area's rule callbacks:
 (the ``cluster`` block), :mod:`.selectors` (label selectors and ``namespace``
 declarations), :mod:`.policies` and :mod:`.checks`; :mod:`.base` has
 the shared state and value helpers. :class:`SpecTransformer` combines them and
-adds the rule for the whole file.
+adds the rule for the whole file. The callbacks run inline, as the LALR
+parser reduces each rule (:mod:`.inline`): no parse tree is built.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from lark import v_args
 
 from l2l3.dsl.transform.checks import CheckRules
 from l2l3.dsl.transform.cluster import PROFILE_WORDS, ClusterRules
@@ -33,17 +32,8 @@ from l2l3.model.types import Check, Cluster, External, NamespaceDecl, Node, Poli
 __all__ = ["PROFILE_WORDS", "SpecTransformer"]
 
 
-@v_args(meta=True)
 class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, ServiceRules, CheckRules):
-    """Turns the parse tree of one file into a raw :class:`Spec`."""
-
-    def __init__(self, file: str, lines: list[str]) -> None:
-        super().__init__(file, lines)
-        # lark's v_args wrapper builds a new bound wrapper at every attribute
-        # lookup, i.e. once per tree node (1.4 million at 150,000 pods): bind
-        # each callback once, as an instance attribute that shadows it.
-        for name, attr in _CALLBACKS:
-            setattr(self, name, attr.__get__(self, type(self)))
+    """The rule callbacks that turn one file into a raw :class:`Spec` (one instance per parse)."""
 
     # ------------------------------------------------------------ the file
 
@@ -63,13 +53,3 @@ class SpecTransformer(PrimitiveRules, ClusterRules, SelectorRules, PolicyRules, 
             services=tuple(c for c in children if isinstance(c, Service)),
             checks=tuple(c for c in children if isinstance(c, Check)),
         )
-
-
-#: SpecTransformer's v_args-wrapped callbacks (see SpecTransformer.__init__):
-#: the rule callbacks of every area class, and nothing else.
-_CALLBACKS = [
-    (name, attr)
-    for klass in reversed(SpecTransformer.__mro__)
-    for name, attr in vars(klass).items()
-    if not name.startswith("_") and hasattr(attr, "visit_wrapper")
-]

@@ -4,7 +4,8 @@
 diagnostics) and the helpers that turn tokens into values and report bad ones.
 Its methods are plain helpers, not rule callbacks: the area classes
 (:mod:`.primitives`, :mod:`.cluster`, :mod:`.policies`, :mod:`.checks`) hold
-the callbacks, each class under ``v_args(meta=True)``.
+the callbacks, each ``method(meta, children)`` for the grammar rule (or alias)
+of its name; ``meta`` is the rule's first token (see :mod:`.inline`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from lark import Token, Transformer, v_args
+from lark import Token
 
 from l2l3.errors import Diagnostic
-from l2l3.model.types import LabelExpr, LabelSelector, Span, Spec
+from l2l3.model.types import LabelExpr, LabelSelector, Span
 
 #: The ranges of numbers the grammar reads (a prefix length is 0 to 32).
 PORT_MIN, PORT_MAX = 1, 65535
@@ -96,7 +97,7 @@ def opt_rule(key: str, convert: Any = None) -> Any:
             value = convert(self, tok) if convert else str(tok)
         return Opt(key, value, meta_token(meta, key))
 
-    return v_args(meta=True)(method)
+    return method
 
 
 def brief(text: str, unit: str = "characters") -> str:
@@ -122,11 +123,10 @@ def meta_token(meta: Any, text: str) -> Token | None:
     return Token("KEYWORD", text, line=line, column=getattr(meta, "column", 1))
 
 
-class TransformerBase(Transformer[Token, Spec]):
+class TransformerBase:
     """State and value helpers of one transformation (no rule callbacks here)."""
 
     def __init__(self, file: str, lines: list[str]) -> None:
-        super().__init__()
         self.file = file
         self.lines = lines
         self.diagnostics: list[Diagnostic] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import Mod, TransformerBase, brief, meta_token
 from l2l3.model.types import (
@@ -31,7 +31,6 @@ from l2l3.model.types import (
 )
 
 
-@v_args(meta=True)
 class CheckRules(TransformerBase):
     """A ``check`` statement: its endpoints, modifiers and query."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import PORT_MAX, PORT_MIN, VNI_MAX, Opt, TransformerBase
 from l2l3.model.types import Cluster
@@ -30,7 +30,6 @@ PROFILE_WORDS = frozenset(
 )
 
 
-@v_args(meta=True)
 class ClusterRules(TransformerBase):
     """The ``cluster`` block and its statements."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import (
     PORT_NAME_RULE,
@@ -51,7 +51,6 @@ class _Group:
     exceptions: list[IPv4Network] | None = field(default=None)
 
 
-@v_args(meta=True)
 class PolicyRules(TransformerBase):
     """A ``policy`` block and its rules."""
 

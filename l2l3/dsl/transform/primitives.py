@@ -6,7 +6,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import (
     PORT_NAME_RULE,
@@ -47,7 +47,6 @@ from l2l3.model.types import (
 )
 
 
-@v_args(meta=True)
 class PrimitiveRules(TransformerBase):
     """Segments, externals, nodes and everything inside a node block."""
 

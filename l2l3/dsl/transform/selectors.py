@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import SelTerm, SelTerms, TransformerBase
 from l2l3.model.types import LabelExpr, NamespaceDecl, SelectorOp
 
 
-@v_args(meta=True)
 class SelectorRules(TransformerBase):
     """Selector terms and lists, and the top-level ``namespace`` declaration."""
 

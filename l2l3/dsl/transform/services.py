@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Token, v_args
+from lark import Token
 
 from l2l3.dsl.transform.base import Opt, TransformerBase, brief, port_name_ok
 from l2l3.model.services import Service, ServiceEndpoint, ServicePort, ServiceRef, ServiceType, TrafficPolicy
@@ -26,7 +26,6 @@ _TYPES = {t.value.lower(): t for t in ServiceType}
 _POLICIES = {p.value.lower(): p for p in TrafficPolicy}
 
 
-@v_args(meta=True)
 class ServiceRules(TransformerBase):
     """``service NS/NAME …  { port …; select …; endpoint … }`` and the check endpoint."""
 
