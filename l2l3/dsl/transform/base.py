@@ -32,6 +32,25 @@ PORT_NAME_RULE = (
 )
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: a well-formed dotted quad: four octets 0-255 in ASCII digits, no leading zeros
+_DOTTED = re.compile(r"\.".join([_OCTET] * 4))
+
+
+def address(text: str) -> IPv4Address:
+    """``IPv4Address(text)``, without ipaddress's octet-by-octet parse in the common case.
+
+    A well-formed dotted quad (what ipaddress accepts) is converted from its
+    four numbers; anything else goes to ``IPv4Address`` itself, which raises
+    ValueError for it as before.
+    """
+    m = _DOTTED.fullmatch(text)
+    if m is None:
+        return IPv4Address(text)
+    a, b, c, d = m.groups()
+    return IPv4Address(int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d))
+
+
 def port_name_ok(name: str) -> bool:
     """Whether ``name`` may name a container port (IANA_SVC_NAME)."""
     return _PORT_NAME.fullmatch(name) is not None
@@ -95,7 +114,7 @@ def opt_rule(key: str, convert: Any = None) -> Any:
         value: Any = True
         if tok is not None:
             value = convert(self, tok) if convert else str(tok)
-        return Opt(key, value, meta_token(meta, key))
+        return Opt(key, value, meta_token(meta))
 
     return method
 
@@ -112,15 +131,16 @@ def first_token(meta: Any, children: list[Any]) -> Token | None:
     for c in children:
         if isinstance(c, Token):
             return c
-    return meta_token(meta, "")
+    return meta_token(meta)
 
 
-def meta_token(meta: Any, text: str) -> Token | None:
-    """A stand-in token at the start of a rule, to place a diagnostic there."""
-    line = getattr(meta, "line", None)
-    if line is None:
-        return None
-    return Token("KEYWORD", text, line=line, column=getattr(meta, "column", 1))
+def meta_token(meta: Token | None) -> Token | None:
+    """The token that places a diagnostic at the start of a rule: its first token.
+
+    The inline parse hands every callback that token as ``meta`` (None for a
+    rule that consumed nothing); only its position is read.
+    """
+    return meta
 
 
 class TransformerBase:
@@ -133,14 +153,20 @@ class TransformerBase:
         #: True when some value could not be converted (a placeholder stands
         #: in for it, so name resolution would only add noise).
         self.hard_errors = False
+        # Address literals by their text: a spec repeats many (gateways, vias,
+        # prefixes), and equal ipaddress objects can be one object. Only values
+        # that raised no diagnostic are kept (a bad one is reported each time).
+        self._ips: dict[str, IPv4Address] = {}
+        self._nets: dict[str, IPv4Network] = {}
+        self._ifaces: dict[str, IPv4Interface] = {}
 
     # ------------------------------------------------------------ places and errors
 
-    def span(self, meta: Any) -> Span:
-        """The span of a rule, from its lark meta."""
-        line = getattr(meta, "line", None) or 1
-        col = getattr(meta, "column", None) or 1
-        return Span(self.file, line, col)
+    def span(self, meta: Token | None) -> Span:
+        """The span of a rule: where its first token is (see :mod:`.inline`)."""
+        if meta is None:
+            return Span(self.file, 1, 1)
+        return Span(self.file, meta.line or 1, meta.column or 1)
 
     def tok_span(self, tok: Token, offset: int = 0) -> Span:
         """The span of a token, ``offset`` characters into it."""
@@ -156,19 +182,24 @@ class TransformerBase:
 
     def ip(self, tok: Token) -> IPv4Address:
         """An IPv4 address token (a bad octet is a diagnostic)."""
-        try:
-            return IPv4Address(str(tok))
-        except ValueError:
-            self.error(
-                self.tok_span(tok),
-                f"{brief(str(tok))} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
-            )
-            return IPv4Address(0)
+        text = str(tok)
+        got = self._ips.get(text)
+        if got is None:
+            try:
+                got = address(text)
+            except ValueError:
+                self.error(
+                    self.tok_span(tok),
+                    f"{brief(text)} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
+                )
+                return IPv4Address(0)
+            self._ips[text] = got
+        return got
 
     def _split_cidr(self, tok: Token) -> tuple[IPv4Address, int] | None:
         addr_text, _, plen_text = str(tok).partition("/")
         try:
-            addr = IPv4Address(addr_text)
+            addr = address(addr_text)
         except ValueError:
             self.error(
                 self.tok_span(tok),
@@ -187,25 +218,36 @@ class TransformerBase:
 
     def network(self, tok: Token) -> IPv4Network:
         """A CIDR where a network is expected: host bits must be zero."""
+        text = str(tok)
+        got = self._nets.get(text)
+        if got is not None:
+            return got
         parts = self._split_cidr(tok)
         if parts is None:
             return IPv4Network("0.0.0.0/0")
         addr, plen = parts
-        net = IPv4Network((addr, plen), strict=False)
+        net = IPv4Network((int(addr), plen), strict=False)
         if net.network_address != addr:
             self.error(
                 self.tok_span(tok),
                 f"{tok} has host bits set where a network is expected; did you mean {net}?",
                 hard=False,
             )
+        else:
+            self._nets[text] = net
         return net
 
     def interface(self, tok: Token) -> IPv4Interface:
         """A CIDR that is an address plus its prefix length (``10.244.1.5/24``)."""
+        text = str(tok)
+        got = self._ifaces.get(text)
+        if got is not None:
+            return got
         parts = self._split_cidr(tok)
         if parts is None:
             return IPv4Interface("0.0.0.0/32")
-        return IPv4Interface(f"{parts[0]}/{parts[1]}")
+        got = self._ifaces[text] = IPv4Interface((int(parts[0]), parts[1]))
+        return got
 
     def number(
         self, tok: Token, low: int, high: int, what: str, *, start: int = 0, hard: bool = False

@@ -77,7 +77,7 @@ class CheckRules(TransformerBase):
 
     def mod_proto(self, meta: Any, children: list[Any]) -> Mod:
         """Header modifier ``tcp|udp|sctp|icmp``."""
-        return Mod("proto", children[0], meta_token(meta, str(children[0])))
+        return Mod("proto", children[0], meta_token(meta))
 
     def mod_port(self, meta: Any, children: list[Token]) -> Mod:
         """Header modifier ``port N``."""
@@ -85,15 +85,15 @@ class CheckRules(TransformerBase):
 
     def mod_via_mac(self, meta: Any, children: list[Any]) -> Mod:
         """Reach modifier ``via mac``."""
-        return Mod("via mac", True, meta_token(meta, "via"))
+        return Mod("via mac", True, meta_token(meta))
 
     def mod_with_nat(self, meta: Any, children: list[Any]) -> Mod:
         """Reach modifier ``with nat``."""
-        return Mod("nat", NatMode.WITH, meta_token(meta, "with"))
+        return Mod("nat", NatMode.WITH, meta_token(meta))
 
     def mod_without_nat(self, meta: Any, children: list[Any]) -> Mod:
         """Reach modifier ``without nat``."""
-        return Mod("nat", NatMode.WITHOUT, meta_token(meta, "without"))
+        return Mod("nat", NatMode.WITHOUT, meta_token(meta))
 
     def _mods(self, mods: list[Mod], what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}

@@ -57,7 +57,7 @@ class PolicyRules(TransformerBase):
     def select(self, meta: Any, children: list[Any]) -> Opt:
         """``select [SEL]`` (empty: every pod of the namespace)."""
         sel = self.label_selector(children[0].terms) if children[0] is not None else LabelSelector()
-        return Opt("select", sel, meta_token(meta, "select"))
+        return Opt("select", sel, meta_token(meta))
 
     def pi_pods(self, meta: Any, children: list[Any]) -> PeerItem:
         """Peer item ``pods [SEL]``: pods of the policy's namespace."""
@@ -204,7 +204,7 @@ class PolicyRules(TransformerBase):
 
     def types(self, meta: Any, children: list[str]) -> Opt:
         """``types ingress|egress[, …]``."""
-        return Opt("types", frozenset(children), meta_token(meta, "types"))
+        return Opt("types", frozenset(children), meta_token(meta))
 
     def policy(self, meta: Any, children: list[Any]) -> Policy:
         """``policy NAME namespace NS { … }``."""

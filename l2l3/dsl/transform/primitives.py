@@ -75,7 +75,7 @@ class PrimitiveRules(TransformerBase):
     def opt_ip_bare(self, meta: Any, children: list[Any]) -> Opt:
         """``ip IP`` of a pod under a profile: no prefix length."""
         tok = children[0]
-        return Opt("ip", IPv4Interface(f"{self.ip(tok)}/32"), meta_token(meta, "ip"), bare=True)
+        return Opt("ip", IPv4Interface((int(self.ip(tok)), 32)), meta_token(meta), bare=True)
 
     def opt_netns(self, meta: Any, children: list[Any]) -> Opt:
         """Pod option ``netns``."""
@@ -91,19 +91,19 @@ class PrimitiveRules(TransformerBase):
 
     def opt_labels(self, meta: Any, children: list[Any]) -> Opt:
         """Pod option ``labels K=V …``."""
-        return Opt("labels", children[0], meta_token(meta, "labels"))
+        return Opt("labels", children[0], meta_token(meta))
 
     def opt_except(self, meta: Any, children: list[Any]) -> Opt:
         """Option ``except CIDR, …``."""
-        return Opt("except", children[0], meta_token(meta, "except"))
+        return Opt("except", children[0], meta_token(meta))
 
     def opt_proto(self, meta: Any, children: list[Any]) -> Opt:
         """Option ``tcp|udp|sctp[|icmp]`` (dnat, filter)."""
-        return Opt("proto", children[0], meta_token(meta, "proto"))
+        return Opt("proto", children[0], meta_token(meta))
 
     def opt_ports(self, meta: Any, children: list[Any]) -> Opt:
         """Pod option ``ports N[/PROTO][=NAME], …``: its container ports."""
-        return Opt("ports", children[0], meta_token(meta, "ports"))
+        return Opt("ports", children[0], meta_token(meta))
 
     def cport_list(self, meta: Any, children: list[Token]) -> tuple[ContainerPort, ...]:
         """``[HOSTPORT:]N[/tcp|udp|sctp][=NAME][,] …`` (TCP when no protocol is written)."""
@@ -335,11 +335,11 @@ class PrimitiveRules(TransformerBase):
 
     def forwarding(self, meta: Any, children: list[Any]) -> Opt:
         """``forwarding on|off``: a flag of the node."""
-        return Opt("forwarding", children[0], meta_token(meta, "forwarding"))
+        return Opt("forwarding", children[0], meta_token(meta))
 
     def enforce_policy(self, meta: Any, children: list[Any]) -> Opt:
         """``enforce-policy on|off``: a flag of the node."""
-        return Opt("enforce-policy", children[0], meta_token(meta, "enforce-policy"))
+        return Opt("enforce-policy", children[0], meta_token(meta))
 
     def filter(self, meta: Any, children: list[Any]) -> Filter:
         """``filter allow|deny [in IF] [out IF] [from CIDR] [to CIDR] [PROTO] [port N] [established]``."""
