@@ -34,6 +34,7 @@ from l2l3.checking.plan import (
 )
 from l2l3.checking.result import CheckResult, Verdict
 from l2l3.checking.screen import PolicyScreen
+from l2l3.checking.sets import class_reach
 from l2l3.errors import QueryError, ReplayMismatch
 from l2l3.model.endpoints import Endpoint, as_destination, pod_endpoint, resolve, single
 from l2l3.model.goal import Goal, PacketSpace, delivery_goal
@@ -179,6 +180,9 @@ class Checker:
         return CheckResult(q, verdict, text)
 
     def _reach(self, q: Reach) -> CheckResult:
+        by_classes = class_reach(self, q)  # many pod pairs: by classes (l2l3.checking.sets)
+        if by_classes is not None:
+            return by_classes
         srcs, dsts = resolve(self.net, q.src), as_destination(self.net, q.dst)
         plan = pairs(srcs, dsts, self_pairs=single(q.src) and single(q.dst))
         if not plan.pairs:
