@@ -94,15 +94,22 @@ class Engine(L2Stages, Delivery, Conntrack):
         None is a proof: no packet of the space meets the goal. z3
         ``unknown``, a z3 resource error and the step budget raise
         :class:`SolverUnknown` instead. A fixed destination (``space.dst``)
-        enters as a constant, so routing and ARP along the path are decided
-        in Python; only ports, protocol and source stay symbolic.
+        or source (``space.src``) enters as a constant, so routing, ARP and
+        policy peers along the path are decided in Python (the variable is
+        still pinned to it by the space constraints, for the model); only
+        what the space leaves open stays symbolic.
         """
         self.found: list[Found] = []
         self.goal = goal
         self.origin_stack = origin.stack if origin.external is None else None
         self.checks = 0
-        dst = space.dst
-        pkt = SymPkt(self.src0, ip_const(dst) if dst is not None else self.dst0, self.proto0, self.dport0)
+        dst, src = space.dst, space.src
+        pkt = SymPkt(
+            ip_const(src) if src is not None else self.src0,
+            ip_const(dst) if dst is not None else self.dst0,
+            self.proto0,
+            self.dport0,
+        )
         pkt = self._init = replace(pkt, sport=self._sport0(self.proto0))
         protos = [Proto.ICMP, Proto.TCP, Proto.UDP]
         # SCTP only where it can fare unlike TCP and UDP (Network.sctp_distinct)
@@ -128,7 +135,7 @@ class Engine(L2Stages, Delivery, Conntrack):
             try:
                 if origin.external is not None:
                     ext = self.net.externals[origin.external]
-                    base_ext = self._owned_by_external(self.src0, origin.external)
+                    base_ext = self._owned_by_external(pkt.src, origin.external)
                     with self._assume(base_ext) as ok:
                         gw = self.net.stacks.get(f"gateway {ext.via}")
                         if ok and gw is not None:

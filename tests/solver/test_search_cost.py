@@ -1,0 +1,50 @@
+"""The engine's cost-saving forms answer exactly as the plain ones (issue 15).
+
+A pinned source enters the search as a constant; here the same source is
+also given as a one-member set, which keeps it a z3 variable constrained to
+that address: every verdict must be the same either way.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+
+from l2l3.model.goal import Goal, PacketSpace
+from l2l3.model.network import Network
+from l2l3.model.simulate import Origin
+from l2l3.model.types import NatMode, Proto, Spec, StackMode
+from l2l3.solver.engine import Engine
+from tests.property.netgen import rich_networks
+
+
+def _queries(net: Network):  # type: ignore[no-untyped-def]
+    """(origin, goal, packet space with a pinned source) for every pod sender and receiving stack."""
+    targets = sorted({*net.stacks, *(f"external {e}" for e in net.externals)})
+    for pid, info in sorted(net.pods.items()):
+        if info.pod.mode is StackMode.HOST_NETWORK or info.pod.ip is None:
+            continue
+        for target in targets:
+            if target == info.stack:
+                continue
+            there = frozenset({target})
+            for goal in (Goal(receivers=there), Goal(receivers=there, nat=NatMode.WITHOUT)):
+                for space in (
+                    PacketSpace(src=info.pod.ip.ip),
+                    PacketSpace(src=info.pod.ip.ip, proto=Proto.TCP),
+                ):
+                    yield Origin(stack=info.stack, pod=pid), goal, space
+
+
+@settings(max_examples=5)
+@given(rich_networks())
+def test_a_pinned_source_as_a_constant_answers_as_a_constrained_variable(spec: Spec) -> None:
+    net = Network(spec)
+    eng = Engine(net)
+    for origin, goal, space in _queries(net):
+        assert space.src is not None
+        as_constant = eng.search(origin, goal, space)
+        symbolic = PacketSpace(proto=space.proto, srcs=frozenset({space.src}))
+        as_variable = eng.search(origin, goal, symbolic)
+        assert (as_constant is None) == (as_variable is None), (origin, goal, space)
+        if as_constant is not None:
+            assert as_constant.packet.src == space.src
