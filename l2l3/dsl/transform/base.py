@@ -159,6 +159,8 @@ class TransformerBase:
         self._ips: dict[str, IPv4Address] = {}
         self._nets: dict[str, IPv4Network] = {}
         self._ifaces: dict[str, IPv4Interface] = {}
+        self._labels: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        self._words: dict[str, str] = {}
 
     # ------------------------------------------------------------ places and errors
 
@@ -185,26 +187,27 @@ class TransformerBase:
         text = str(tok)
         got = self._ips.get(text)
         if got is None:
-            try:
-                got = address(text)
-            except ValueError:
-                self.error(
-                    self.tok_span(tok),
-                    f"{brief(text)} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
-                )
+            got = self._address(tok, text)
+            if got is None:
                 return IPv4Address(0)
             self._ips[text] = got
         return got
 
-    def _split_cidr(self, tok: Token) -> tuple[IPv4Address, int] | None:
-        addr_text, _, plen_text = str(tok).partition("/")
+    def _address(self, tok: Token, text: str) -> IPv4Address | None:
+        """The address ``text`` (of ``tok``); a bad one is a diagnostic at the token, and None."""
         try:
-            addr = address(addr_text)
+            return address(text)
         except ValueError:
             self.error(
                 self.tok_span(tok),
-                f"{brief(addr_text)} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
+                f"{brief(text)} is not an IPv4 address (four numbers 0-255, like 10.0.0.1)",
             )
+            return None
+
+    def _split_cidr(self, tok: Token) -> tuple[IPv4Address, int] | None:
+        addr_text, _, plen_text = str(tok).partition("/")
+        addr = self._address(tok, addr_text)
+        if addr is None:
             return None
         start = len(addr_text) + 1
         if len(plen_text) > 1 and plen_text.startswith("0"):
@@ -283,15 +286,31 @@ class TransformerBase:
         return self.int_in(tok, PORT_MIN, PORT_MAX, "port")
 
     def labels(self, toks: list[Token]) -> tuple[tuple[str, str], ...]:
-        """``K=V`` tokens as sorted pairs; a key given twice is a diagnostic."""
+        """``K=V`` tokens as sorted pairs; a key given twice is a diagnostic.
+
+        Label lists repeat (every pod of an app): one tuple serves every equal
+        list written the same way.
+        """
+        texts = tuple(map(str, toks))
+        got = self._labels.get(texts)
+        if got is not None:
+            return got
         seen: dict[str, str] = {}
-        for tok in toks:
-            key, _, value = str(tok).partition("=")
+        for tok, text in zip(toks, texts, strict=True):
+            key, _, value = text.partition("=")
             if key in seen:
                 self.error(self.tok_span(tok), f"label key {key} given twice")
                 continue
             seen[key] = value
-        return tuple(sorted(seen.items()))
+        got = tuple(sorted(seen.items()))
+        if len(seen) == len(texts):
+            self._labels[texts] = got
+        return got
+
+    def word(self, tok: Token) -> str:
+        """A name token as text, one string for every occurrence of the same name."""
+        text = str(tok)
+        return self._words.setdefault(text, text)
 
     def label_selector(self, terms: list[SelTerm] | tuple[SelTerm, ...]) -> LabelSelector:
         """The selector the terms make: pairs sorted by key (a key given twice is an error)."""

@@ -193,6 +193,12 @@ def _tracking(
     return from_rule
 
 
+def _scan(basic: Any) -> tuple[Any, ...]:
+    """What lexing in one parser state reads: patterns, keyword callbacks, ignored and multi-line kinds."""
+    mres = basic.scanner._mres  # builds basic.callback too
+    return (mres, basic.callback, basic.ignore_types, basic.newline_types)
+
+
 class _Tokens(LexerThread):
     """lark's contextual lexing with its per-token steps in one loop.
 
@@ -215,14 +221,7 @@ class _Tokens(LexerThread):
             here = stack[-1]
             scan = by_state.get(here)
             if scan is None:
-                basic = lexer.lexers[here]
-                scanner = basic.scanner  # builds basic.callback too
-                scan = by_state[here] = (
-                    scanner._mres,
-                    basic.callback,
-                    basic.ignore_types,
-                    basic.newline_types,
-                )
+                scan = by_state[here] = _scan(lexer.lexers[here])
             mres, callback, ignore, newline = scan
             for mre in mres:
                 m = mre.match(text, pos, end)
