@@ -23,6 +23,7 @@ from lark import Lark, Tree
 
 import l2l3.dsl
 from l2l3.dsl import parse
+from l2l3.dsl.grammar_cache import cached_lark
 from l2l3.dsl.transform import SpecTransformer, inline
 from l2l3.generate import plan, spec_text
 from l2l3.generate_mix import mix_plan, mix_spec
@@ -184,3 +185,15 @@ def test_a_rule_without_callback_is_refused() -> None:
 def test_positions_are_not_propagated_twice(tree_parser: Lark) -> None:
     with pytest.raises(ValueError, match="propagate_positions"):
         inline.callbacks(tree_parser, SpecTransformer("t", []))
+
+
+def test_tables_read_back_from_the_grammar_cache_parse_alike(tmp_path: Path) -> None:
+    grammar = Path(l2l3.dsl.__file__).with_name("l2l3.lark").read_text(encoding="utf-8")
+    built = cached_lark(grammar, tmp_path, parser="lalr")
+    assert list(tmp_path.glob("grammar-*.lark"))  # written
+    loaded = cached_lark(grammar, tmp_path, parser="lalr")  # read back (Lark.load)
+    assert loaded is not built
+    want = _spec_spans(parse(HAND, "h", expand=False, validate=False), Counter())
+    for lark in (built, loaded):
+        spec = inline.parse(lark, HAND, SpecTransformer("h", HAND.splitlines()))
+        assert _spec_spans(spec, Counter()) == want
