@@ -27,12 +27,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from itertools import repeat
 
 from l2l3.matrix.signature import Canon, statement_tokens
+from l2l3.matrix.views import PeerViews, route_statements
 from l2l3.model.network import Network
 from l2l3.model.policy import selects
 from l2l3.model.types import CidrPeer, SelectorPeer, StackMode
@@ -72,7 +72,6 @@ NODE_FIELDS = (
 )
 #: first match wins in these lists: their order is part of the signature
 _ORDERED = {"snats", "filters", "outbound_nats", "dnats"}
-_EMPTY_VIEW = 0
 
 
 def _digest(x: object) -> str:
@@ -98,8 +97,8 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
     pinned_nodes: set[str] = set()
     pinned_pods: set[tuple[str, str]] = set()
     self_part: dict[str, list[str]] = {}
-    views: dict[str, dict[str, int]] = {}  # n -> m -> id of n's statements about m
-    view_ids: dict[tuple[tuple[str, int], ...], int] = {(): _EMPTY_VIEW}
+    peer_stmts: dict[str, dict[str, list[tuple[str, int]]]] = {}  # n -> m -> n's statements about m
+    fast: dict[str, tuple[int, int]] = {}  # n -> its shared peer routes (see matrix.views)
     pod_part: dict[tuple[str, str], list[str]] = defaultdict(list)
     if spec.services or any(c.host_port for n in spec.nodes for p in n.pods for c in p.ports):
         # kube-proxy's and portmap's rules (model.profiles.services) tie nodes and endpoints together
@@ -113,7 +112,13 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
         for fname in NODE_FIELDS:
             ordered = fname in _ORDERED
             pos = 0  # rank among the node's own statements of an ordered list
-            for tok, acc, raw, peer, key in statement_tokens(cz, n, fname):
+            if fname == "routes":
+                stmts, hits = route_statements(cz, n)  # shared peer routes: counted, not read
+                if hits is not None:
+                    fast[n.name] = hits
+            else:
+                stmts = statement_tokens(cz, n, fname)
+            for tok, acc, raw, peer, key in stmts:
                 if not acc:
                     own.append(repr(((fname, pos) if ordered else (fname,), tok)))
                     pos += 1
@@ -144,7 +149,9 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
                     own.append(repr(((fname, pos), tuple(cz.value(x, n.name) for x in raw))))
                     pos += 1
         self_part[n.name] = sorted(own)
-        views[n.name] = {m: view_ids.setdefault(tuple(v), len(view_ids)) for m, v in per_peer.items()}
+        if per_peer:
+            peer_stmts[n.name] = dict(per_peer)
+    pv = PeerViews(cz, spec.nodes, peer_stmts, fast)
     pod_tok: dict[str, object] = {}
     for pid, info in net.pods.items():
         bare = dataclasses.replace(info.pod, labels=(), namespace="")
@@ -171,25 +178,10 @@ def classes(net: Network) -> tuple[list[PodClass], dict[str, int]]:
     kinds: dict[str, list[str]] = defaultdict(list)
     for nm in node_names:
         kinds[selfkey[nm]].append(nm)
-    for me in node_names:
-        vn = views[me]
-        for members in kinds.values():
-            tally = Counter(map(vn.get, members, repeat(_EMPTY_VIEW)))  # counted in C
-            tally[vn.get(me, _EMPTY_VIEW)] -= me in members  # a node has no view of itself
-            seen = [v for v, c in tally.items() if c > 0]
-            if len(seen) <= 1:
-                continue
-            common = max(seen, key=lambda v: (tally[v], -v))
-            pinned_nodes.update(m for m in members if m != me and vn.get(m, _EMPTY_VIEW) != common)
+    pv.pin_odd_peers(kinds, pinned_nodes)
     selfkey = {nm: _digest((nm if nm in pinned_nodes else "", self_part[nm])) for nm in node_names}
-    node_sig: dict[str, str] = {}
-    selfkeys = [selfkey[m] for m in node_names]
-    for me in node_names:
-        vn = views[me]
-        seen_pairs = Counter(zip(selfkeys, map(vn.get, node_names, repeat(_EMPTY_VIEW)), strict=True))
-        seen_pairs[(selfkey[me], vn.get(me, _EMPTY_VIEW))] -= 1  # every peer but itself
-        pairs = [k for k, c in seen_pairs.items() if c > 0]
-        node_sig[me] = _digest((selfkey[me], sorted(pairs)))
+    seen = pv.seen_pairs(node_names, selfkey)
+    node_sig = {me: _digest((selfkey[me], seen[me])) for me in node_names}
     # policy-relevant labels and selection
     rel_pairs, rel_keys = _policy_label_pairs(net)
     sigs: dict[str, str] = {}

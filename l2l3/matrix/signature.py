@@ -30,6 +30,8 @@ Stmt = tuple[object, list[tuple[str, ...]], tuple[object, ...], str | None, int]
 #: who owns a value: (node, pod or None, role)
 _Owner = tuple[str, str | None, object]
 
+_NO_DEVS: set[str] = set()
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -167,6 +169,14 @@ class Canon:
         #: route -> (owners it names, its statement): see :meth:`statement`
         self._route_memo: IdentityMemo[Route, tuple[frozenset[str], Stmt]] = IdentityMemo()
         self._tok_keys: dict[object, int] = {}
+        #: the memoised routes about one peer each: id -> (peer, token key, device, serial);
+        #: they read the same on every node but that peer (and one owning the device)
+        self.peer_pool: dict[int, tuple[str, int, str | None, int]] = {}
+        self.pool_devs: set[str | None] = set()
+        self.pool_about: dict[str, set[int]] = defaultdict(set)  # peer -> ids of its pool routes
+        self._owned_devs: dict[str, set[str]] = defaultdict(set)
+        for nd, dev in self.dev_owner:
+            self._owned_devs[nd].add(dev)
 
     # -------------------------------------------------------------- tokens
 
@@ -314,11 +324,19 @@ class Canon:
         entry: Stmt = (tok, acc, (s,), peer, self.key_of(tok))
         if type(s) is Route and self._holder_neutral(s, node, owners):
             self._route_memo.put(s, (owners, entry))
+            if peer is not None:
+                self.peer_pool[id(s)] = (peer, entry[4], s.dev, len(self.peer_pool))
+                self.pool_devs.add(s.dev)
+                self.pool_about[peer].add(id(s))
         return entry
 
     def _holder_neutral(self, r: Route, node: str, owners: frozenset[str]) -> bool:
         """Whether ``r``'s token on ``node`` is the token it has on any node in this position."""
         return node not in owners and (r.dev is None or (node, r.dev) not in self.dev_owner)
+
+    def owned_devs(self, node: str) -> set[str]:
+        """The devices of ``node`` a pod owns (a route through one reads differently there)."""
+        return self._owned_devs.get(node, _NO_DEVS)
 
     def key_of(self, tok: object) -> int:
         """A small int per distinct token (hashing a nested token once, not at every use)."""
