@@ -12,8 +12,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from l2l3.model.types import Span
+if TYPE_CHECKING:  # an annotation only: the command line's error handling needs no model
+    from l2l3.model.types import Span
 
 
 class L2L3Error(Exception):

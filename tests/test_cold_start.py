@@ -118,3 +118,22 @@ def test_package_names_resolve_lazily() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+def test_the_package_imports_its_api_on_first_use() -> None:
+    """``import l2l3`` (as every ``l2l3.…`` import does) brings neither the API nor the model in."""
+    code = (
+        "import sys, l2l3, l2l3.errors, l2l3.cli\n"
+        "heavy = [m for m in sys.modules if m.startswith(('l2l3.api', 'l2l3.model', 'l2l3.checking', 'z3'))]\n"
+        "assert not heavy, heavy\n"
+        "from l2l3 import check, Verdict\n"
+        "import l2l3.api as api\n"
+        "assert l2l3.check is check is api.check and Verdict is api.Verdict\n"
+        "assert l2l3.dsl is sys.modules['l2l3.dsl']  # a subpackage as an attribute, as before\n"
+        "try:\n"
+        "    l2l3.no_such_name\n"
+        "except AttributeError:\n"
+        "    print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
