@@ -24,6 +24,7 @@ from pathlib import Path
 from l2l3.checking import Checker, CheckResult, Report, Verdict
 from l2l3.checking.admitted import admission_note
 from l2l3.errors import Diagnostic, QueryError, SpecError, line_of
+from l2l3.incremental import Session
 from l2l3.model.endpoints import check_query_endpoints, resolve, send_address
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
@@ -35,6 +36,7 @@ __all__ = [
     "CheckResult",
     "Network",
     "Report",
+    "Session",
     "Verdict",
     "check",
     "evaluate",
