@@ -64,6 +64,12 @@ def _modules_after(*args: str) -> tuple[set[str], int]:
     return set(json.loads(mods)), int(code.strip())
 
 
+def _prints_ok(code: str) -> None:
+    """Run ``code`` in a fresh interpreter; it must succeed and print ``ok``."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
 def _loaded(modules: set[str], name: str) -> list[str]:
     return sorted(m for m in modules if m == name or m.startswith(name + "."))
 
@@ -116,8 +122,7 @@ def test_package_names_resolve_lazily() -> None:
         "assert k.load is load and k.Cluster is Cluster\n"
         "print('ok')\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    _prints_ok(code)
 
 
 def test_the_package_imports_its_api_on_first_use() -> None:
@@ -135,5 +140,4 @@ def test_the_package_imports_its_api_on_first_use() -> None:
         "except AttributeError:\n"
         "    print('ok')\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    _prints_ok(code)
