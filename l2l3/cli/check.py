@@ -10,7 +10,6 @@ enforce fail the run with exit 1, as a violated check does.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
@@ -159,6 +158,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 text += f"--strict: {len(strict)} finding(s) fail the run (exit 1)\n"
         text = Style.for_stream(sys.stdout, args.color).paint_report(text)
     elif args.format == "json" and args.strict:
+        import json
+
         doc = json.loads(RENDERERS["json"](reports))
         doc["strict"] = [f.to_json() for f in strict]
         text = json.dumps(doc, indent=2) + "\n"
