@@ -138,8 +138,6 @@ def relabel_pod(net: Network, spec: Spec, pid: str) -> Delta:
     d = Delta(relabelled=[(old, new)], retired=[old])
     _relabelled(net, d, pid, old, new)
     reset = {pid} | _patch_peers(net, [old], [new], d)
-    if d.pairs and old.pod.ip is not None:  # egress rules towards its address changed
-        d.addrs.append(IPv4Network(old.pod.ip.ip))
     d.rules_reset = reset
     _drop_rules(net, reset)
     return d
@@ -217,8 +215,6 @@ def replace_node(net: Network, spec: Spec, name: str) -> Delta:
         [i for p, i in new_infos.items() if old_infos.get(p) != i],
         d,
     )
-    if d.pairs:  # some peer set gained or lost an address: egress rules towards it changed
-        d.addrs += [IPv4Network(w.pod.ip.ip) for w, _ in d.relabelled if w.pod.ip is not None]
     d.rules_reset = reset
     _drop_rules(net, reset)
     if (old.filters, old.dnats) != (new.filters, new.dnats):
@@ -327,7 +323,8 @@ def _patch_peers(net: Network, old: list[PodInfo], new: list[PodInfo], d: Delta)
     Only the changed pods' addresses can enter or leave a peer set, so the
     set is patched rather than compiled over every pod. Returns the pods
     whose memoised rule lists held a replaced rule; adds to ``d.pairs`` the
-    (changed pods, governed pods) of each replaced ingress rule.
+    (changed pods, governed pods) of each replaced ingress rule, and to
+    ``d.addrs`` the addresses a replaced egress rule gained or lost.
     """
     if not old and not new:
         return set()
@@ -354,9 +351,11 @@ def _patch_peers(net: Network, old: list[PodInfo], new: list[PodInfo], d: Delta)
         )
         governed = selected_pods(net, cr.policy)
         out.update(governed)
+        moved = ips ^ cr.peers.ips
         if ingress:
-            moved = frozenset(owner[a] for a in ips ^ cr.peers.ips if a in owner)
-            d.pairs.append((moved, frozenset(governed)))
+            d.pairs.append((frozenset(owner[a] for a in moved if a in owner), frozenset(governed)))
+        else:  # an egress rule towards those addresses: packets sent to them
+            d.addrs += [IPv4Network(a) for a in sorted(moved)]
     return out
 
 
