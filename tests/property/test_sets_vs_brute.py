@@ -93,7 +93,7 @@ def clusters(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 3) -> str:
             extra.setdefault(end, []).append(f"    snat from {ip}/32 to 172.16.0.250")
         elif kind == "route":
             extra.setdefault(end, []).append(f"    route {ip}/32 via 172.16.0.99 dev eth0")
-        else:
+        elif " no-netns " not in lines[at]:
             lines[at] = lines[at].replace(" namespace ", " no-netns namespace ", 1)
     out = []
     for i, x in enumerate(lines):
