@@ -20,17 +20,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from l2l3.checking import Checker, CheckResult, Report, Verdict
 from l2l3.checking.admitted import admission_note
 from l2l3.errors import Diagnostic, QueryError, SpecError, line_of
-from l2l3.incremental import Session
 from l2l3.model.endpoints import check_query_endpoints, resolve, send_address
 from l2l3.model.network import Network
 from l2l3.model.packet import Packet, Trace
 from l2l3.model.policy import unenforced_policies
 from l2l3.model.simulate import simulate
 from l2l3.model.types import Proto, Query, Spec
+
+if TYPE_CHECKING:
+    from l2l3.incremental import Session
 
 __all__ = [
     "CheckResult",
@@ -176,3 +179,11 @@ def trace(
         sp = 40000 if sport is None else sport
     pkt = Packet(src=s, dst=dst_ip, proto=proto, sport=sp, dport=dport)
     return simulate(net, e.origin, pkt)
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the incremental session is imported when asked for
+    if name == "Session":
+        from l2l3.incremental import Session
+
+        return Session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ NOT_NEEDED = (
     *("l2l3.cli.diff", "l2l3.cli.graph", "l2l3.cli.trace", "l2l3.cli.completion", "shtab"),
     *("l2l3.matrix", "l2l3.generate", "l2l3.kernel", "l2l3.diff", "l2l3.graph"),
     "l2l3.model.profiles",  # the example has no cluster block: no CNI profile to expand
+    *("l2l3.incremental", "l2l3.model.update", "l2l3.model.footprint"),  # l2l3.Session's
 )
 
 #: ``--format`` -> the report modules rendering it (the other formats' modules stay out)
@@ -134,6 +135,10 @@ def test_the_package_imports_its_api_on_first_use() -> None:
         "from l2l3 import check, Verdict\n"
         "import l2l3.api as api\n"
         "assert l2l3.check is check is api.check and Verdict is api.Verdict\n"
+        "assert 'l2l3.incremental' not in sys.modules\n"
+        "from l2l3 import Session\n"
+        "import l2l3.incremental as inc\n"
+        "assert Session is inc.Session is api.Session\n"
         "assert l2l3.dsl is sys.modules['l2l3.dsl']  # a subpackage as an attribute, as before\n"
         "try:\n"
         "    l2l3.no_such_name\n"
