@@ -70,7 +70,7 @@ def test_tokens_equal_larks_on_good_specs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "places"), [("examples/policy-enforced.l2l3", 60), ("hand", 60), ("mix", 15)]
+    ("name", "places"), [("examples/policy-enforced.l2l3", 30), ("hand", 40), ("mix", 10)]
 )
 def test_errors_equal_larks_on_broken_specs(name: str, places: int) -> None:
     text = dict(_texts())[name]
