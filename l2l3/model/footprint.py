@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from l2l3.errors import QueryError
 from l2l3.model.endpoints import as_destination, resolve
 from l2l3.model.network import Network, Stack
 from l2l3.model.types import (
@@ -57,10 +56,15 @@ class Footprint:
     dst_prefixes: tuple[IPv4Network, ...] = ()
     #: ranges an external sender picks its source from (what no stack owns there)
     src_prefixes: tuple[IPv4Network, ...] = ()
+    #: per leg (source pods, destination pods) when both ends are namespaces or label sets
+    members: tuple[tuple[frozenset[str], frozenset[str]], ...] | None = None
 
 
 def footprint(net: Network, q: Query, dnats: list[tuple[IPv4Address, IPv4Address]]) -> Footprint:
-    """The :class:`Footprint` of ``q`` over ``net``; ``dnats``: every (VIP, backend) of the network."""
+    """The :class:`Footprint` of ``q`` over ``net``; ``dnats``: every (VIP, backend) of the network.
+
+    An endpoint that does not resolve raises :class:`~l2l3.errors.QueryError`.
+    """
     if isinstance(q, Connect):
         return Footprint(whole="connect follows the answer back as well (not narrowed)")
     if isinstance(q, Reach | NatAs):
@@ -77,22 +81,25 @@ def footprint(net: Network, q: Query, dnats: list[tuple[IPv4Address, IPv4Address
     stacks: set[str] = set()
     prefixes: list[IPv4Network] = []
     src_prefixes: list[IPv4Network] = []
-    try:
-        for s, d in legs:
-            for e in resolve(net, s):
-                if e.pod is not None:
-                    senders.add(e.pod)
-                if e.external is not None:
-                    src_prefixes.append(e.prefix or net.externals[e.external].prefix)
-            for e in as_destination(net, d):
-                if e.prefix is not None:
-                    prefixes.append(e.prefix)
-                elif e.stack is not None:
-                    stacks.add(e.stack)
-                elif e.external is not None:
-                    prefixes.append(net.externals[e.external].prefix)
-    except QueryError as e:
-        return Footprint(whole=f"an endpoint does not resolve ({e})")
+    members: list[tuple[frozenset[str], frozenset[str]]] | None = []
+    for s, d in legs:
+        srcs, dsts = resolve(net, s), as_destination(net, d)
+        if members is not None and isinstance(s, _SETS) and isinstance(d, _SETS):
+            members.append((frozenset(e.pod for e in srcs if e.pod), frozenset(e.pod for e in dsts if e.pod)))
+        else:
+            members = None
+        for e in srcs:
+            if e.pod is not None:
+                senders.add(e.pod)
+            if e.external is not None:
+                src_prefixes.append(e.prefix or net.externals[e.external].prefix)
+        for e in dsts:
+            if e.prefix is not None:
+                prefixes.append(e.prefix)
+            elif e.stack is not None:
+                stacks.add(e.stack)
+            elif e.external is not None:
+                prefixes.append(net.externals[e.external].prefix)
     final = {a for sid in stacks for a in net.stacks[sid].local_addrs}
     more = _dnat_closure(dnats, final, prefixes)  # addresses a packet carries before (or after) a DNAT
     owning = set(stacks) | {i.stack for a in more for i in net.owners.get(a, [])}
@@ -112,7 +119,11 @@ def footprint(net: Network, q: Query, dnats: list[tuple[IPv4Address, IPv4Address
         frozenset(final | more),
         tuple(prefixes),
         tuple(src_prefixes),
+        tuple(members) if members is not None else None,
     )
+
+
+_SETS = (NamespaceRef, LabelRef)
 
 
 def _dnat_closure(

@@ -201,6 +201,7 @@ def test_changes_that_flip_verdicts() -> None:
     assert s.answers["ns0-to-ns1"].status.value == "holds"
     _compare(s)
     up = s.relabel_pod("n0/p3", {"app": "zz"})
+    assert "ns0-to-ns1" in up.answered, f"judged unaffected: {up.unaffected.get('ns0-to-ns1')}"
     assert up.answered["ns0-to-ns1"].status.value == "violated"
     assert "ns1-to-ns0" in up.unaffected  # ns0's rules and ns1's senders did not change
     _compare(s)
