@@ -229,14 +229,14 @@ def test_incremental_equals_fresh_load_generated(spec: Spec, data: st.DataObject
 
 
 @pytest.mark.slow
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(checker_networks(), st.data())
 def test_incremental_equals_fresh_load_rich_long(spec: Spec, data: st.DataObject) -> None:
-    _run(spec, data, 8)
+    _run(spec, data, 6)
 
 
 @pytest.mark.slow
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(generated(), st.data())
 def test_incremental_equals_fresh_load_generated_long(spec: Spec, data: st.DataObject) -> None:
-    _run(spec, data, 8)
+    _run(spec, data, 6)
