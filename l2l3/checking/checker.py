@@ -20,6 +20,7 @@ from functools import cached_property
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from l2l3.checking.atoms import ALL, candidates, intersect, query_atoms
 from l2l3.checking.connect import connect, no_connect
 from l2l3.checking.explain import flags_note, why_missed
 from l2l3.checking.plan import (
@@ -33,7 +34,7 @@ from l2l3.checking.plan import (
     stack_targets,
 )
 from l2l3.checking.result import CheckResult, Verdict
-from l2l3.checking.screen import PolicyScreen
+from l2l3.checking.screen import INGRESS, PolicyScreen
 from l2l3.checking.sets import class_reach
 from l2l3.errors import QueryError, ReplayMismatch
 from l2l3.model.endpoints import Endpoint, as_destination, pod_endpoint, resolve, single
@@ -142,6 +143,29 @@ class Checker:
         pkt = probe_packet(self.net, s, d, h)
         return simulate(self.net, s.origin, pkt) if pkt is not None else []
 
+    def _candidate(self, s: Endpoint, d: Endpoint, q: Reach, goal: Goal, tried: list[Trace]) -> Trace | None:
+        """A concrete trace meeting ``goal`` among a few packets policy may admit, or None.
+
+        When policy governs the pair, the headers both the sender's egress
+        and the destination's ingress admit (the screen's atoms, inside the
+        query's headers) name a few protocols and ports; each is simulated
+        as a typical packet. A hit is a trace of the concrete simulator, so
+        it needs no further argument; a miss proves nothing.
+        """
+        atoms = intersect(self.screen.admitted(s, d, q.headers), query_atoms(q.headers))
+        if atoms == ALL:
+            return None  # policy does not narrow the headers: nothing new to try
+        seen = {(t.packet.proto, t.packet.dport) for t in tried}
+        for h in candidates(atoms):
+            pkt = probe_packet(self.net, s, d, h)
+            if pkt is None or (pkt.proto, pkt.dport) in seen:
+                continue
+            seen.add((pkt.proto, pkt.dport))
+            t = next((x for x in simulate(self.net, s.origin, pkt) if goal.met_by(x)), None)
+            if t is not None:
+                return t
+        return None
+
     # -------------------------------------------------------------- queries
 
     def evaluate(self, q: Query) -> CheckResult:
@@ -193,8 +217,10 @@ class Checker:
             goal = delivery_goal([d], q)
             typical = self._typical(s, d, q.headers)
             t = next((x for x in typical if goal.met_by(x)), None)  # fast path: confirmed concretely
-            refused = t is None and bool(self.screen.refused([s], [d]))
-            if t is None and not refused:
+            refused = self.screen.refusals([s], [d], q.headers).get(0) if t is None else None
+            if t is None and refused is None:
+                t = self._candidate(s, d, q, goal, typical)  # packets policy admits, simulated
+            if t is None and refused is None:
                 t = self.search([s], goal, _space(q.headers, d), stack_targets([d]))
             if t is None:
                 shown = typical[0] if typical else None
@@ -203,8 +229,13 @@ class Checker:
                     text += f"; a typical one dies: {shown.reason}"
                 elif shown is not None and why_missed(shown, goal):
                     text += f"; a typical one is {why_missed(shown, goal)}"
-                elif refused:
+                elif refused == INGRESS:
                     text += f"; a typical one dies: {d.label}'s ingress policy admits no source address it can arrive with"
+                elif refused is not None:
+                    text += (
+                        f"; policy admits none: {s.label}'s egress and {d.label}'s ingress rules "
+                        "have no packet in common"
+                    )
                 return CheckResult(q, Verdict.VIOLATED, text, witness=shown, pairs=n)
             first = first or t
         where, warn = _where_delivered(self.net, plan.pairs[0][1], first)
@@ -223,11 +254,13 @@ class Checker:
         n, excluded = pair_count(srcs, dsts, self_pairs=self_pairs)
         if n == 0:
             return self._vacuous(q, excluded)
-        refused = self.screen.refused(srcs, dsts)
+        refused = self.screen.refusals(srcs, dsts, q.headers)
         open_dsts = [d for i, d in enumerate(dsts) if i not in refused]
-        receivers = {d.stack for d in dsts if d.stack is not None}
-        dst_addrs, dst_prefixes = destination_space(self.net, open_dsts)
-        classes = source_classes(self.net, srcs, receivers, dst_addrs, dst_prefixes) if open_dsts else []
+        classes: list[list[Endpoint]] = []
+        if open_dsts:  # the pre-image walks every stack's DNATs: only when something is left to search
+            receivers = {d.stack for d in dsts if d.stack is not None}
+            dst_addrs, dst_prefixes = destination_space(self.net, open_dsts)
+            classes = source_classes(self.net, srcs, receivers, dst_addrs, dst_prefixes)
         for members in classes:
             own = {m.key for m in members}
             targets = [d for d in open_dsts if self_pairs or d.key not in own]
@@ -245,9 +278,10 @@ class Checker:
                         q, Verdict.VIOLATED, f"{who} reaches {t.delivered_to}", witness=t, pairs=n
                     )
         how = ""
-        if refused:
+        by_ingress = sum(k == INGRESS for k in refused.values())  # the others: egress, or ports
+        if by_ingress:
             how = (
-                f" ({len(refused)} of {len(dsts)} destinations refuse, by ingress policy, "
+                f" ({by_ingress} of {len(dsts)} destinations refuse, by ingress policy, "
                 "every source address a packet from the senders can arrive with)"
             )
         return CheckResult(
