@@ -12,8 +12,10 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
+from l2l3.dsl.resolve_blocks import PeerBlocks
 from l2l3.dsl.resolve_services import check_service_ref, check_services
 from l2l3.errors import Diagnostic, Severity, SpecError, source_lines
+from l2l3.model.peerblock import WithPeers
 from l2l3.model.services import ServiceRef
 from l2l3.model.types import (
     NOWHERE,
@@ -86,6 +88,8 @@ class _Resolver:
         # route checks with); keys interned, so compared by identity (see node())
         self._routes_ok: dict[int, tuple[Route, tuple[object, ...]]] = {}
         self._dev_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
+        # profiles' shared peer blocks, checked once per kind of node (resolve_blocks)
+        self.blocks = PeerBlocks()
 
     # ------------------------------------------------------------ helpers
 
@@ -273,30 +277,45 @@ class _Resolver:
         # on-link prefixes passes again. Profiles give every node the same
         # route objects about a peer, so each is checked once; a node's N peer
         # routes cost one dictionary probe each, not N checks.
-        keys = {d: self.dev_key(d, connected, memo) for d in [*names, None]} if routes else {}
+        keys: dict[str | None, tuple[object, ...]] = {}
+
+        def key_of(dev: str | None) -> tuple[object, ...]:
+            """(dev, its on-link prefixes), interned; only for devices the routes name."""
+            k = keys.get(dev)
+            if k is None:
+                k = keys[dev] = self.dev_key(dev, connected, memo)
+            return k
+
         ok = self._routes_ok
-        todo = [
-            r for r in routes if (h := ok.get(id(r))) is None or h[1] is not keys.get(r.dev) or h[0] is not r
-        ]
-        for r in todo:
-            before = len(self.diags)
+        if isinstance(routes, WithPeers) and self.blocks.passes(
+            self, routes.block, names, key_of, connected, stack, memo
+        ):
+            routes = routes.own()  # the shared peer block passed with these devices: checked once
+        for r in routes:
             if r.dev is not None and r.dev not in names:
                 iface(r.span, "dev", r.dev, "route dev")
-            else:
-                self.gateway(r, connected, stack, memo)
-            if len(self.diags) == before and r.dev in keys:
-                ok[id(r)] = (r, keys[r.dev])
+                continue
+            if r.via is None or r.onlink:
+                continue  # no gateway to check
+            k = key_of(r.dev)
+            h = ok.get(id(r))
+            if h is not None and h[0] is r and h[1] is k:
+                continue
+            before = len(self.diags)
+            self.gateway(r, connected, stack, memo)
+            if len(self.diags) == before:
+                ok[id(r)] = (r, k)
         for f in n.filters:
             iface(f.span, "in", f.in_dev, "filter in")
             iface(f.span, "out", f.out_dev, "filter out")
         for s in n.snats:
             iface(s.span, "out", s.out, "out")
-        for nb in n.neighbors:
+        for nb in self.blocks.own_unless_known(n.neighbors, names):
             iface(nb.span, "dev", nb.dev, "neighbor dev")
         for pa in n.proxy_arps:
             iface(pa.span, "proxy-arp", pa.dev, "proxy-arp")
-        for fdb in n.fdbs:
-            if fdb.dev not in vxlans and not profile_managed:
+        for fdb in [] if profile_managed else self.blocks.own_unless_known(n.fdbs, vxlans):
+            if fdb.dev not in vxlans:
                 self.error(
                     self.at(fdb.span, "dev", fdb.dev),
                     f"fdb dev {fdb.dev} is not a vxlan of node {n.name} (vxlans: {', '.join(sorted(vxlans)) or 'none'})",
@@ -326,7 +345,11 @@ class _Resolver:
         if n.subnet is not None and not n.bridges:
             out.append((None, n.subnet))
         # A route without a gateway (`route P dev IF`) makes P on-link too.
-        out += [(r.dev, r.prefix) for r in n.routes if r.via is None]
+        routes = n.routes
+        if isinstance(routes, WithPeers):
+            out += [(r.dev, r.prefix) for r in self.blocks.gatewayless(routes)]
+        else:
+            out += [(r.dev, r.prefix) for r in routes if r.via is None]
         return out
 
     def candidates(

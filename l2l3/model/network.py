@@ -23,14 +23,17 @@ from typing import TYPE_CHECKING
 
 from l2l3.model import choices
 from l2l3.model.base import quiet_gc
+from l2l3.model.peerblock import PeerBlock, WithPeers
 from l2l3.model.stack import (
     EffRoute,
     Iface,
+    PeerRoutes,
     PodInfo,
     Stack,
     StackKind,
     _effective_routes,
     pod_ids,
+    share_peer_routes,
 )
 from l2l3.model.switches import SwitchGraph
 from l2l3.model.types import (
@@ -72,7 +75,7 @@ def switch_name(sw: str) -> str:
 def derive_mac(key: str) -> str:
     """A stable, locally administered unicast MAC for an unnamed interface."""
     digest = hashlib.sha1(key.encode()).digest()
-    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+    return "02:" + digest[:5].hex(":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class Network:
         # written route (by identity; the spec keeps it alive) -> its EffRoute, for routes
         # naming their device: profiles share one Route per peer among all nodes, so do stacks
         self._eff_routes: dict[int, EffRoute] = {}
+        # a profile's shared peer block (by identity) -> its routes, built and indexed once
+        self._peer_routes: dict[int, tuple[PeerBlock[Route], PeerRoutes | None]] = {}
         # pod id -> its query endpoint (l2l3.model.endpoints), built on demand
         self.endpoint_cache: dict[str, Endpoint] = {}
         self._by_namespace: dict[str, list[str]] | None = None
@@ -196,7 +201,19 @@ class Network:
             remotes.append((fd.dst, fd.span))
         for pod, pid in zip(node.pods, pod_ids(node), strict=True):
             self._build_pod(node, st, pod, pid)
-        st.routes = _effective_routes(st, node.routes, self._eff_routes)
+        written = node.routes
+        peers = self._peer_table(written.block) if isinstance(written, WithPeers) else None
+        if peers is not None:
+            assert isinstance(written, WithPeers)
+            share_peer_routes(st, written, peers, self._eff_routes)
+        else:
+            st.routes = _effective_routes(st, tuple(written), self._eff_routes)
+
+    def _peer_table(self, block: PeerBlock[Route]) -> PeerRoutes | None:
+        hit = self._peer_routes.get(id(block))
+        if hit is None or hit[0] is not block:
+            hit = self._peer_routes[id(block)] = (block, PeerRoutes.build(block, self._eff_routes))
+        return hit[1]
 
     def _build_pod(self, node: Node, host: Stack, pod: Pod, pid: str) -> None:
         if pod.mode is StackMode.HOST_NETWORK or pod.ip is None or pod.bridge is None:
@@ -379,12 +396,7 @@ class Network:
 
     def lookup(self, st: Stack, dst: IPv4Address) -> EffRoute | None:
         """Longest-prefix match; ties to the connected route, then the first written."""
-        d = int(dst)
-        for _plen, mask, table in st.lpm_index():
-            r = table.get(d & mask)
-            if r is not None:
-                return r
-        return None
+        return st.lookup(dst)
 
     @cached_property
     def sctp_distinct(self) -> bool:

@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresse
 
 from l2l3.errors import Diagnostic, Severity, SpecError, line_of
 from l2l3.model.network import derive_mac
+from l2l3.model.peerblock import PeerBlock, WithPeers
 from l2l3.model.types import (
     OS,
     Bridge,
@@ -140,6 +141,11 @@ def host_prefix(addr: IPv4Address) -> IPv4Network:
     return IPv4Network((int(addr), 32))
 
 
+def host_iface(ip: IPv4Interface) -> IPv4Interface:
+    """``ip`` as a /32 (the object itself when it is one: a pod's /32 is made once per pod)."""
+    return ip if ip.network.prefixlen == 32 else iface(ip.ip, 32)
+
+
 def complement(nets: list[IPv4Network] | tuple[IPv4Network, ...]) -> list[IPv4Network]:
     """Prefixes covering exactly the addresses outside ``nets``."""
     out = [ANY]
@@ -249,6 +255,10 @@ _FIELDS = (
     "neighbors",
     "proxy_arps",
 )
+#: fields whose peer block a node holds as a shared :class:`WithPeers` (the
+#: interface lists are read while the node is built, so they stay plain)
+_SHARED_FIELDS = frozenset({"routes", "neighbors", "fdbs"})
+_IFACE_FIELDS = ("nics", "bridges", "vxlans")
 
 
 class NodeBuild:
@@ -265,8 +275,10 @@ class NodeBuild:
         # match before the plugin's NAT rules
         self.lists: dict[str, list[object]] = {f: list(getattr(node, f)) for f in _FIELDS}
         self.pods: list[Pod] = list(node.pods)
-        self._iface_names: set[str | None] = set()
-        self._iface_seen: dict[str, int] = {}
+        # field -> (where in its list the shared peer block sits, the block, the
+        # index of this node's own entry in it): the list holds only own statements
+        self.blocks: dict[str, tuple[int, PeerBlock[object], int]] = {}
+        self._iface_names: set[str] = {o.name for f in _IFACE_FIELDS for o in self.lists[f]}  # type: ignore[attr-defined]
         self.comment(None, f"{cni}")
 
     @property
@@ -285,20 +297,22 @@ class NodeBuild:
         if text and self.ctx.keep_comments:
             self.ctx.comments[(self.name,) + (key or ())] = text
 
+    def length(self, fld: str) -> int:
+        """How many statements ``fld`` has so far, the shared block's included."""
+        n = len(self.lists[fld])
+        blk = self.blocks.get(fld)
+        return n if blk is None else n + len(blk[1]) - 1
+
     def add(self, fld: str, obj: object, comment: str | None = None) -> object:
-        lst = self.lists[fld]
-        lst.append(obj)
-        self.comment((fld, len(lst) - 1), comment)
+        self.lists[fld].append(obj)
+        if fld in _IFACE_FIELDS:
+            self._iface_names.add(obj.name)  # type: ignore[attr-defined]
+        if comment and self.ctx.keep_comments:
+            self.comment((fld, self.length(fld) - 1), comment)
         return obj
 
     def has_iface(self, name: str) -> bool:
-        # the lists only grow: read each new interface once (a veth per pod made this O(pods^2))
-        seen = self._iface_seen
-        for f in ("nics", "bridges", "vxlans"):
-            lst = self.lists[f]
-            self._iface_names.update(getattr(o, "name", None) for o in lst[seen.get(f, 0) :])
-            seen[f] = len(lst)
-        return name in self._iface_names
+        return name in self._iface_names  # kept by add(): the interface lists grow only through it
 
     # convenience adders
     def route(
@@ -344,25 +358,31 @@ class NodeBuild:
         """For every *other* node, the statements ``make(peer)`` says about it.
 
         The statements do not depend on this node, so they are built once per
-        ``key`` and shared: every node gets the very same objects (N nodes
-        would otherwise hold N^2 copies). ``make`` returns (field, statement,
-        comment) triples, the same fields for every peer.
+        ``key`` as one :class:`PeerBlock` per field, and the node's field
+        becomes a :class:`WithPeers`: its own statements around the block
+        minus its own entry (N nodes would otherwise hold N^2 references,
+        and validation and the network would walk them per node). ``make``
+        returns (field, statement, comment) triples, the same fields for
+        every peer. A second block in one field is copied in, as a plain list.
         """
         blk = self.ctx.shared.get(key)
         if blk is None:
             per_peer = [make(p) for p in self.ctx.peers]
             fields = [f for f, _, _ in per_peer[0]] if per_peer else []
-            objs = {f: [row[i][1] for row in per_peer] for i, f in enumerate(fields)}
+            objs = {f: PeerBlock([row[i][1] for row in per_peer]) for i, f in enumerate(fields)}
             texts = {f: [row[i][2] for row in per_peer] for i, f in enumerate(fields)}
             index = {p.name: i for i, p in enumerate(self.ctx.peers)}
             blk = self.ctx.shared[key] = (fields, objs, texts, index)
         fields, objs, texts, index = blk  # type: ignore[misc]
         me = index[self.name]
         for f in fields:
-            lst = self.lists[f]
-            start = len(lst)
-            lst.extend(objs[f][:me])
-            lst.extend(objs[f][me + 1 :])
+            start = self.length(f)
+            block: PeerBlock[object] = objs[f]
+            if f in _SHARED_FIELDS and f not in self.blocks:
+                self.blocks[f] = (len(self.lists[f]), block, me)
+            else:
+                self.lists[f].extend(block.items[:me])
+                self.lists[f].extend(block.items[me + 1 :])
             if self.ctx.keep_comments:
                 for k, text in enumerate(texts[f][:me] + texts[f][me + 1 :]):
                     self.comment((f, start + k), text)
@@ -416,7 +436,10 @@ class NodeBuild:
         self.comment(("pods", i), text)
 
     def build(self) -> Node:
-        kw = {f: tuple(v) for f, v in self.lists.items()}
+        kw: dict[str, object] = {f: tuple(v) for f, v in self.lists.items()}
+        for f, (pos, block, me) in self.blocks.items():
+            own = self.lists[f]
+            kw[f] = WithPeers(own[:pos], block, me, own[pos:])
         return replace(
             self.node,
             pods=tuple(self.pods),

@@ -22,6 +22,7 @@ from l2l3.model.profiles._base import (
     Peer,
     complement,
     host,
+    host_iface,
     host_prefix,
     iface,
     minus,
@@ -32,6 +33,8 @@ from l2l3.model.profiles._base import (
     with_prefix,
 )
 from l2l3.model.types import Bridge, BridgeKind, Pod, Route, Vxlan
+
+_CALICO_GATEWAY_32 = host_prefix(CALICO_GATEWAY)
 
 # --------------------------------------------------------------------------
 # Linux bridge (§3) and the NAT shapes that go with it
@@ -275,29 +278,36 @@ def expand_calico(nb: NodeBuild, ctx: Ctx, mode: str) -> None:
             f"calico: {nb.name} has no default route, so proxy ARP on cali* will not answer "
             f"for {CALICO_GATEWAY} (the kernel answers only for routable addresses, §7(g))",
         )
+    keep = ctx.keep_comments  # the comments only `l2l3 expand` shows are not even formatted otherwise
     for i, pod in profile_pods(nb):
         assert pod.ip is not None
         dev = unique_dev(nb, "cali" + short_hash(f"{pod.namespace}.{pod.name}", 11))
         nb.bridge(
             Bridge(name=dev, kind=BridgeKind.VETH, mac=CALICO_HOST_MAC, span=pod.span),
-            f"calico: host veth of {pod.name}, MAC ee:ee:ee:ee:ee:ee (CNI-SEMANTICS §7(b))",
+            f"calico: host veth of {pod.name}, MAC ee:ee:ee:ee:ee:ee (CNI-SEMANTICS §7(b))" if keep else "",
         )
-        nb.proxy_arp(dev, pod.span, f"calico: proxy_arp=1 on {dev}, answers for {CALICO_GATEWAY} (§7(g))")
+        nb.proxy_arp(
+            dev,
+            pod.span,
+            f"calico: proxy_arp=1 on {dev}, answers for {CALICO_GATEWAY} (§7(g))" if keep else "",
+        )
         routes = pod.routes or (
-            Route(prefix=host_prefix(CALICO_GATEWAY), dev="eth0", span=pod.span),
+            Route(prefix=_CALICO_GATEWAY_32, dev="eth0", span=pod.span),
             Route(prefix=ANY, via=CALICO_GATEWAY, dev="eth0", onlink=True, span=pod.span),
         )
-        nb.pods[i] = replace(pod, ip=iface(pod.ip.ip, 32), ip_has_prefix=True, bridge=dev, routes=routes)
-        nb.pod_comment(i, "calico: /32 address (CNI-SEMANTICS §7(g)(h))")
-        if not pod.routes:
-            nb.comment(("pods", i, "routes", 0), "169.254.1.1 dev eth0 scope link (§7(h))")
-            nb.comment(("pods", i, "routes", 1), "default via 169.254.1.1 (§7(h))")
+        ip32 = host_iface(pod.ip)
+        nb.pods[i] = replace(pod, ip=ip32, ip_has_prefix=True, bridge=dev, routes=routes)
+        if keep:
+            nb.pod_comment(i, "calico: /32 address (CNI-SEMANTICS §7(g)(h))")
+            if not pod.routes:
+                nb.comment(("pods", i, "routes", 0), "169.254.1.1 dev eth0 scope link (§7(h))")
+                nb.comment(("pods", i, "routes", 1), "default via 169.254.1.1 (§7(h))")
         nb.route(
-            host_prefix(pod.ip.ip),
+            ip32.network,
             None,
             dev,
             span=pod.span,
-            comment=f"calico SetupRoutes: {pod.ip.ip}/32 dev {dev} scope link (§7(g))",
+            comment=f"calico SetupRoutes: {pod.ip.ip}/32 dev {dev} scope link (§7(g))" if keep else None,
         )
     if tunnel:
         if mode == "vxlan":
