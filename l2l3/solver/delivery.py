@@ -30,6 +30,9 @@ class Delivery(Core):
     """The last step: policy admits the packet (delivered) or not (dropped)."""
 
     _policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]]
+    _rule_terms: dict[
+        tuple[CompiledRule, int, int, int, tuple[object, ...]], tuple[tuple[Term, Term, Term], Bool]
+    ]
     #: the stack the current search sends from (None: an external); set by Engine.search
     origin_stack: str | None = None
 
@@ -70,9 +73,26 @@ class Delivery(Core):
     ) -> Bool:
         if rules is None:
             return TRUE
-        return disj(
-            conj(self._peers(r.peers, peer), self._ports(r.ports, pkt.proto, pkt.dport, dest)) for r in rules
-        )
+        return disj(self._rule_term(r, peer, pkt.proto, pkt.dport, dest) for r in rules)
+
+    def _rule_term(self, r: CompiledRule, peer: Term, proto: Term, dport: Term, dest: Pod | None) -> Bool:
+        """``r`` admits the peer address and the ports: built once per rule and terms (issue 15)."""
+        key = self._rule_key(r, peer, proto, dport, dest)
+        hit = self._rule_terms.get(key)
+        if hit is None:
+            term = conj(self._peers(r.peers, peer), self._ports(r.ports, proto, dport, dest))
+            hit = self._rule_terms[key] = ((peer, proto, dport), term)  # the terms pin their ids
+        return hit[1]
+
+    @staticmethod
+    def _rule_key(
+        r: CompiledRule, peer: Term, proto: Term, dport: Term, dest: Pod | None
+    ) -> tuple[CompiledRule, int, int, int, tuple[object, ...]]:
+        """Everything :meth:`_rule_term`'s formula is made of: the rule (by identity), the
+        peer, protocol and port terms (by id) and the port ranges ``r``'s named ports
+        resolve to at ``dest`` (the only thing the destination pod adds)."""
+        ranges = tuple(port_ranges(ps, dest) for ps in r.ports)
+        return (r, peer.get_id(), proto.get_id(), dport.get_id(), ranges)
 
     def _policy(self, ctx: _Ctx, receiver: PodInfo | None, pkt: SymPkt) -> Bool:
         key = (

@@ -84,6 +84,7 @@ class Engine(L2Stages, Delivery, Conntrack):
         self._route_cache: dict[tuple[str, int], tuple[Term, list[tuple[EffRoute | None, Bool]]]] = {}
         self._arp_cache: dict[tuple[str, str, int], tuple[Term, list[tuple[Iface, str, Bool]]]] = {}
         self._policy_cache: dict[tuple[str, str, int, int, int], tuple[SymPkt, Bool]] = {}
+        self._rule_terms = {}
         self._with_sctp = False
 
     # --------------------------------------------------------------- search
