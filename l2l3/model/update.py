@@ -25,7 +25,7 @@ from typing import cast
 
 from l2l3.model.network import Iface, Network, PodInfo, Stack, pod_ids
 from l2l3.model.policy import CompiledRule, peer_pod_ips, selects
-from l2l3.model.types import BridgeKind, Node, Policy, SelectorPeer, Spec, StackMode
+from l2l3.model.types import BridgeKind, LabelSelector, Node, Policy, SelectorPeer, Spec, StackMode
 
 #: Node fields that change only with its pods under a profile (veths, /32 routes, proxy ARP)
 _POD_FIELDS = ("pods", "routes", "bridges", "proxy_arps", "enforce_policy", "span", "cni")
@@ -44,6 +44,8 @@ class Delta:
     ``ingress``/``egress``: pods whose rules of that direction changed.
     ``pairs``: (senders, receivers) whose packets meet changed peer sets: an
     ingress rule of the receivers now admits or refuses the senders' address.
+    ``selectors``: after a policy change, the (namespace, selector) of each
+    version (the pods whose rules changed are among the pods they match).
     ``rules_reset``: pods whose memoised rule lists were dropped (memos only).
     ``retired``: objects the caller keeps alive (memos are keyed by identity).
     """
@@ -54,6 +56,8 @@ class Delta:
     relabelled: list[tuple[PodInfo, PodInfo]] = field(default_factory=list)
     nodes: set[str] = field(default_factory=set)
     pairs: list[tuple[frozenset[str], frozenset[str]]] = field(default_factory=list)
+    #: the changed policies' (namespace, selector): every pod in ``ingress``/``egress`` matches one
+    selectors: list[tuple[str, LabelSelector]] = field(default_factory=list)
     ingress: set[str] = field(default_factory=set)
     egress: set[str] = field(default_factory=set)
     rules_reset: set[str] = field(default_factory=set)
@@ -99,6 +103,7 @@ def replace_policy(net: Network, spec: Spec, old: Policy | None, new: Policy | N
         if pol is None:
             continue
         chosen = selected_pods(net, pol)
+        d.selectors.append((pol.namespace, pol.select))
         if "ingress" in pol.directions:
             d.ingress.update(chosen)
         if "egress" in pol.directions:
