@@ -75,7 +75,8 @@ def clusters(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 3) -> str:
     ):
         at = draw(st.sampled_from(pod_lines))
         ip = lines[at].split()[3]
-        end = draw(st.sampled_from(node_ends))
+        home = next(e for e in node_ends if e > at)  # the pod's own node
+        end = draw(st.sampled_from([home, *node_ends]))
         if kind == "filter":
             what = draw(st.sampled_from(["from", "to"]))
             extra.setdefault(end, []).append(f"    filter deny {what} {ip}/32")
