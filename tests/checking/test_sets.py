@@ -86,3 +86,31 @@ def test_a_member_the_classes_wrongly_merge_is_caught_by_its_confirmation(
     assert r.status is Verdict.VIOLATED is _pairwise(net, q)
     assert "checked pair by pair" in r.explanation
     assert victim in r.explanation
+
+
+@pytest.mark.parametrize("confirm", [True, False])
+def test_an_snat_the_classes_forget_is_caught_only_by_the_confirmations(
+    monkeypatch: pytest.MonkeyPatch, confirm: bool
+) -> None:
+    """n1/p0's packets leave with source 172.16.0.250, which ns0/iso does not
+    admit. With classes that forget the SNAT (one class per namespace) the
+    member confirmations find it; without them the lift reports a false holds."""
+    text = generate(
+        3, 4, cni="calico bgp", namespaces=2, policies_per_namespace=1, pairs="none", netns_check=False
+    )
+    lines = text.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("node n1 "))
+    lines.insert(at + 1, "    snat from 10.128.1.3/32 to 172.16.0.250")
+    net = Network(l2l3.loads("\n".join(lines) + "\n"))
+    assert net.pods["n1/p0"].pod.namespace == "ns0"
+    by_ns = {p: int(i.pod.namespace[2:]) for p, i in net.pods.items()}
+    monkeypatch.setattr(sets, "pod_classes", lambda n: (2, by_ns))
+    if not confirm:
+        monkeypatch.setattr(sets, "_confirm", lambda *a: [])
+    q = _reach("ns0", "ns0")
+    with by_classes():
+        r = Checker(net).evaluate(q)
+    assert _pairwise(net, q) is Verdict.VIOLATED
+    assert r.status is (Verdict.VIOLATED if confirm else Verdict.HOLDS), r.explanation
+    if confirm:
+        assert "n1/p0" in r.explanation and "checked pair by pair" in r.explanation
