@@ -67,6 +67,7 @@ from l2l3.model.types import Headers, StackMode
 INGRESS, POLICY = "ingress", "policy"
 
 _NO_HEADERS = Headers()
+_MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class _Senders:
     egress: tuple[CompiledRule, ...]  # every egress rule of any group
     named: bool  # some egress rule names a container port
     headers: Headers
+    open: bool  # some sender no egress rule restricts
 
 
 class _DestKey(NamedTuple):
@@ -89,6 +91,18 @@ class _DestKey(NamedTuple):
     meets: tuple[bool, ...]  # per egress rule of the senders: its peers meet its addresses
     dnat: bool  # a DNAT can rewrite the query's port on the way to it
     ports: object  # its container ports, when a named port is in play (else None)
+
+
+class _PodFacts(NamedTuple):
+    """What the screen reads of a destination pod whatever the senders."""
+
+    own: bool  # a stack of its own, entered only through its own interfaces
+    guard: tuple[CompiledRule, ...] | None  # its ingress rules where they bind
+    node: str
+    exempt_from_node: bool  # its node's own packets pass its ingress (model.policy)
+    local: frozenset[IPv4Address]  # its stack's addresses
+    ports: object  # its container ports
+    named_in: bool  # an ingress rule names a container port
 
 
 class PolicyScreen:
@@ -102,8 +116,11 @@ class PolicyScreen:
         self._guards: dict[str, tuple[CompiledRule, ...] | None] = {}
         # pod id -> its stack is entered only through its own interfaces
         self._own: dict[str, bool] = {}
-        # (sender facts, destination key) -> refusal kind or None
-        self._verdicts: dict[tuple[object, _DestKey], str | None] = {}
+        self._pod_facts: dict[str, _PodFacts] = {}
+        self._no_egress: bool | None = None
+        # (sender facts, destination key) -> refusal kind or None; sender facts -> their number
+        self._verdicts: dict[tuple[int, _DestKey], str | None] = {}
+        self._facts: dict[tuple[object, ...], int] = {}
 
     def nat_sources(self) -> frozenset[IPv4Address]:
         """Every address a NAT rule anywhere can write into a packet's source.
@@ -174,10 +191,14 @@ class PolicyScreen:
 
     def _senders(self, srcs: list[Endpoint], headers: Headers) -> _Senders:
         groups: dict[tuple[CompiledRule, ...] | None, None] = {}
-        for s in srcs:
+        if self._no_egress is None:
+            self._no_egress = not any(Direction.EGRESS in p.directions for p in self.net.policies)
+        for s in [] if self._no_egress else srcs:  # no egress policy anywhere: nobody's restricted
             info = self.net.pods.get(s.pod) if s.pod is not None and s.external is None else None
             rules = governing_rules(self.net, info, Direction.EGRESS) if info is not None else None
             groups[tuple(rules) if rules is not None else None] = None
+        if not groups:
+            groups[None] = None
         egress = tuple(dict.fromkeys(r for g in groups if g is not None for r in g))
         return _Senders(
             self.arriving_sources(srcs),
@@ -186,26 +207,44 @@ class PolicyScreen:
             egress,
             has_named(egress),
             headers,
+            None in groups,
         )
+
+    def _static(self, pod: str) -> _PodFacts:
+        """What the screen reads of ``pod`` whatever the senders (once per pod)."""
+        hit = self._pod_facts.get(pod)
+        if hit is None:
+            info = self.net.pods[pod]
+            guard = self.guard(pod)
+            hit = self._pod_facts[pod] = _PodFacts(
+                self.own_stack(pod),
+                guard,
+                info.node,
+                from_resident_node(info.node, False, info),
+                self.net.stacks[info.stack].local_addrs,
+                info.pod.ports,
+                guard is not None and has_named(guard),
+            )
+        return hit
 
     def _dest_key(self, d: Endpoint, ss: _Senders) -> _DestKey | None:
         """Everything the verdict for ``d`` reads of ``d``; None: the screen does not apply."""
         if d.pod is None or d.stack is None or d.prefix is not None:
             return None
-        info = self.net.pods[d.pod]
-        local = self.net.stacks[d.stack].local_addrs
-        binds = d.stack not in ss.stacks and self.own_stack(d.pod)  # the receiver is d
-        ingress = self.guard(d.pod) if binds and ss.sources is not None else None
+        f = self._static(d.pod)
+        binds = f.own and d.stack not in ss.stacks  # the receiver is d
+        ingress = f.guard if binds and ss.sources is not None else None
         # its own node's packets pass its ingress rules (model.policy); only the
         # node itself can be that sender, so one set lookup, not one call per sender
-        if ingress is not None and info.node in ss.stacks and from_resident_node(info.node, False, info):
+        if ingress is not None and f.exempt_from_node and f.node in ss.stacks:
             ingress = None
-        if ingress is None and None in ss.groups:
+        if ingress is None and ss.open:
             return None  # a sender no policy restricts, towards a destination ingress does not guard
-        meets = tuple(r.peers.meets(local) for r in ss.egress)
+        local = f.local
+        meets = tuple(r.peers.meets(local) for r in ss.egress) if ss.egress else ()
         dnat = ss.headers.port is not None and not local.isdisjoint(self.dnat_backends())
-        named = binds and (ss.named or (ingress is not None and has_named(ingress)))
-        return _DestKey(binds, ingress, meets, dnat, info.pod.ports if named else None)
+        named = binds and (ss.named or (ingress is not None and f.named_in))
+        return _DestKey(binds, ingress, meets, dnat, f.ports if named else None)
 
     def _admitted(self, d: Endpoint, ss: _Senders, key: _DestKey) -> tuple[Atoms, list[Atoms]]:
         """(headers d's ingress admits from the arriving sources, and per egress rule set of
@@ -251,17 +290,19 @@ class PolicyScreen:
         if not srcs:
             return {}
         ss = self._senders(srcs, headers)
-        facts = (ss.sources, ss.groups, headers)
+        # the sender facts as a small number, compared once per call: a key holding the
+        # arriving-source set itself would compare thousands of addresses on every hit
+        facts = self._facts.setdefault((ss.sources, ss.groups, headers), len(self._facts))
+        verdicts = self._verdicts
         out: dict[int, str] = {}
         for i, d in enumerate(dsts):
             dkey = self._dest_key(d, ss)
             if dkey is None:
                 continue
             key = (facts, dkey)
-            if key in self._verdicts:
-                hit = self._verdicts[key]
-            else:
-                hit = self._verdicts[key] = self._verdict(d, ss, dkey)
+            hit = verdicts.get(key, _MISSING)
+            if hit is _MISSING:
+                hit = verdicts[key] = self._verdict(d, ss, dkey)
             if hit is not None:
                 out[i] = hit
         return out
