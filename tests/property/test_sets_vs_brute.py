@@ -91,7 +91,7 @@ def clusters(draw: st.DrawFn, max_nodes: int = 3, max_pods: int = 3) -> str:
                 "}",
             ]
         elif kind == "snat":
-            extra.setdefault(end, []).append(f"    snat from {ip}/32 to 172.16.0.250")
+            extra.setdefault(home, []).append(f"    snat from {ip}/32 to 172.16.0.250")
         elif kind == "route":
             extra.setdefault(end, []).append(f"    route {ip}/32 via 172.16.0.99 dev eth0")
         elif " no-netns " not in lines[at]:
