@@ -35,6 +35,7 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 T0 = time.perf_counter()
@@ -221,6 +222,21 @@ def task_set_pairs(path: str) -> None:
     )
 
 
+def task_incremental(path: str, repeat: int) -> None:
+    """Median CPU time of each kind of change through ``l2l3.incremental.Session`` (issue 15, target 5)."""
+    from tests.bench.incremental_figures import figures
+
+    emit("imported")
+    got = figures(Path(path).read_text(), repeat)
+    emit(
+        "done",
+        changes={
+            name: {"ms": round(1000 * there, 2), "undo_ms": round(1000 * back, 2), "answered": n}
+            for name, (there, back, n) in got.items()
+        },
+    )
+
+
 class _Budget(Exception):
     pass
 
@@ -336,7 +352,9 @@ def task_profile(path: str, jobs: int, budget: float, mem_budget: float | None =
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.worker")
-    ap.add_argument("task", choices=["check", "matrix", "api", "profile", "query", "set-pairs"])
+    ap.add_argument(
+        "task", choices=["check", "matrix", "api", "profile", "query", "set-pairs", "incremental"]
+    )
     ap.add_argument("--query", default="", help="query: the query to answer")
     ap.add_argument("file")
     ap.add_argument("--jobs", type=int, default=1)
@@ -356,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         task_query(args.file, args.query)
     elif args.task == "set-pairs":
         task_set_pairs(args.file)
+    elif args.task == "incremental":
+        task_incremental(args.file, args.repeat)
     else:
         task_profile(args.file, args.jobs, args.budget, args.mem_budget)
     return 0

@@ -130,3 +130,18 @@ def test_set_pairs_row_answers_every_namespace_pair(tmp_path: Path) -> None:
     # itself (3 holds), never another one (6 violated)
     assert d["queries"] == 9 and d["counts"] == {"holds": 3, "violated": 6}, d
     assert d["pairs"] > 0
+
+
+def test_incremental_row_times_every_kind_of_change(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    argv = ["--scale", "small", "--repeat", "1", "--jobs", "1", "--peer", "skip"]
+    assert (
+        bench.main([*argv, "--rows", "incremental", "--json", str(out), "--results", str(tmp_path / "R.md")])
+        == 0
+    )
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["key"] == "incremental" and row["verdict"] in ("met", "gap"), row
+    changes = row["details"]["changes"]
+    assert {"relabel a pod", "add a pod", "add a policy"} <= set(changes), changes
+    assert all(v["ms"] > 0 and v["answered"] >= 0 for v in changes.values()), changes
+    assert ("over 100 ms" in row["result"]) == (row["verdict"] == "gap"), row
