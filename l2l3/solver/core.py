@@ -8,12 +8,11 @@ and meet again in :class:`l2l3.solver.engine.Engine`.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address, IPv4Network, collapse_addresses
+from ipaddress import IPv4Address, IPv4Network
 
 import z3
 
@@ -110,11 +109,6 @@ def _minimal(prefixes: list[IPv4Network]) -> list[IPv4Network]:
         if not any(p.subnet_of(q) for q in out):
             out.append(p)
     return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _collapsed(ips: frozenset[IPv4Address]) -> tuple[IPv4Network, ...]:
-    return tuple(collapse_addresses(IPv4Network(a) for a in ips))
 
 
 def _concrete(t: Term) -> int | None:

@@ -15,8 +15,21 @@ from l2l3.model.policy import (
     port_ranges,
 )
 from l2l3.model.types import Pod, PortSpec, Proto
-from l2l3.solver.core import Core, SymPkt, _collapsed, _Ctx
-from l2l3.solver.encode import TRUE, Bool, Term, conj, disj, in_any, in_prefix, neg, proto_is, val
+from l2l3.solver.core import Core, SymPkt, _Ctx
+from l2l3.solver.encode import (
+    TRUE,
+    Bool,
+    Term,
+    address_ranges,
+    conj,
+    disj,
+    in_any,
+    in_prefix,
+    in_ranges,
+    neg,
+    proto_is,
+    val,
+)
 
 
 def _port_in(dport: Term, lo: int, hi: int) -> Bool:
@@ -39,9 +52,9 @@ class Delivery(Core):
     def _peers(self, ps: PeerSet, x: Term) -> Bool:
         if ps.any:
             return TRUE
-        # address sets become their fewest covering prefixes: a namespace's
-        # pods usually sit in a few ranges, so the formula stays small
-        parts = [in_any(x, _collapsed(ps.ips))] + [
+        # address sets become their fewest ranges: a namespace's pods
+        # usually sit in a few runs of addresses, so the formula stays small
+        parts = [in_ranges(x, address_ranges(ps.ips))] + [
             conj(in_prefix(x, c), neg(in_any(x, ex))) for c, ex in ps.blocks
         ]
         return disj(parts)

@@ -5,6 +5,8 @@ Each helper is a small pure function; its docstring states the formula.
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeAlias
@@ -68,6 +70,33 @@ def in_any(x: Term, nets: Iterable[IPv4Network]) -> Bool:
         return truth(any(a in n for n in nets))
     # sorted: ipaddress hashes through str, so set order varies per process
     return z3.Or([in_prefix(x, n) for n in sorted(set(nets))] or [FALSE])
+
+
+@functools.lru_cache(maxsize=4096)
+def address_ranges(ips: frozenset[IPv4Address]) -> tuple[tuple[int, int], ...]:
+    """``ips`` as the fewest inclusive ranges of numbers, in order."""
+    out: list[list[int]] = []
+    for n in sorted(int(a) for a in ips):
+        if out and out[-1][1] + 1 == n:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return tuple((lo, hi) for lo, hi in out)
+
+
+def in_ranges(x: Term, ranges: tuple[tuple[int, int], ...]) -> Bool:
+    """lo1 ≤ x ≤ hi1 ∨ lo2 ≤ x ≤ hi2 ∨ … (unsigned; a one-address range is an equality)."""
+    v = value_of(x)
+    if v is not None:
+        i = bisect.bisect_right(ranges, (v, 2**32)) - 1
+        return truth(i >= 0 and ranges[i][0] <= v <= ranges[i][1])
+    parts = [
+        x == z3.BitVecVal(lo, 32)
+        if lo == hi
+        else z3.And(z3.ULE(z3.BitVecVal(lo, 32), x), z3.ULE(x, z3.BitVecVal(hi, 32)))
+        for lo, hi in ranges
+    ]
+    return z3.Or(parts) if len(parts) > 1 else parts[0] if parts else FALSE
 
 
 def one_of(x: Term, ips: Iterable[IPv4Address]) -> Bool:

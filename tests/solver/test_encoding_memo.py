@@ -8,16 +8,19 @@ catches a key that leaves out any of those parts.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, collapse_addresses
 
 import pytest
+import z3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import l2l3
 from l2l3.model.base import NOWHERE
 from l2l3.model.network import Network
 from l2l3.model.policy import CompiledRule, PeerSet
 from l2l3.model.types import ContainerPort, Pod, Policy, PortSpec, Proto
-from l2l3.solver.encode import conj, ip_const, val
+from l2l3.solver.encode import address_ranges, conj, in_any, in_ranges, ip_const, truth, val
 from l2l3.solver.engine import Engine
 
 SPEC = """
@@ -86,3 +89,18 @@ def test_a_key_without_any_one_of_its_parts_is_caught(dropped: int) -> None:
             return (*key[:dropped], *key[dropped + 1 :])
 
     assert _mismatches(_engine(Coarse)) > 0
+
+
+@settings(max_examples=40)
+@given(st.sets(st.integers(0, 40), max_size=20), st.integers(0, 40))
+def test_an_address_set_as_ranges_means_the_set(offsets: set[int], probe: int) -> None:
+    """``in_ranges`` over ``address_ranges`` holds exactly for the set's addresses, symbolic or literal."""
+    base = int(IPv4Address("10.1.0.250"))  # the window crosses a /24 boundary
+    ips = frozenset(IPv4Address(base + o) for o in offsets)
+    x = z3.BitVec("x", 32)
+    s = z3.Solver()
+    prefixes = collapse_addresses(IPv4Network(a) for a in ips)  # the encoding before ranges
+    s.add(in_ranges(x, address_ranges(ips)) != in_any(x, prefixes))
+    assert s.check() == z3.unsat
+    literal = in_ranges(ip_const(IPv4Address(base + probe)), address_ranges(ips))
+    assert literal is truth(probe in offsets)
