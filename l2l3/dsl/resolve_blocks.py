@@ -28,30 +28,35 @@ class _HasDev(Protocol):
 
 
 _Dev = TypeVar("_Dev", bound=_HasDev)
-_Info = tuple[PeerBlock[Route], tuple[str | None, ...], list[tuple[int, Route]]]
+_Info = tuple[PeerBlock[Route], tuple[str | None, ...], list[tuple[int, Route]], tuple[str | None, ...]]
 
 
 class PeerBlocks:
     """What the resolver knows about the shared blocks it met (keyed by identity)."""
 
     def __init__(self) -> None:
-        # id(block) -> (block, the devices its routes name, its gateway-less routes by index)
+        # id(block) -> (block, the devices its routes name, its gateway-less routes by
+        # index, the devices of the routes whose gateway is checked)
         self._info: dict[int, _Info] = {}
+        # id(block) -> (block, the devices its statements name): neighbours, fdb entries
+        self._devs: dict[int, tuple[PeerBlock[Any], frozenset[str]]] = {}
         # id(block) -> the (device, on-link prefixes) keys of the nodes it passed on
         self._passed: dict[int, list[tuple[object, ...]]] = {}
 
     def info(self, block: PeerBlock[Route]) -> _Info:
-        """(block, the devices its routes name, its gateway-less routes with their index)."""
+        """(block, the devices its routes name, its gateway-less routes with their index,
+        the devices of the routes with a gateway to check: not ``onlink``)."""
         hit = self._info.get(id(block))
         if hit is None or hit[0] is not block:
             devs = tuple(dict.fromkeys(r.dev for r in block.items))
             onlink = [(i, r) for i, r in enumerate(block.items) if r.via is None]
-            hit = self._info[id(block)] = (block, devs, onlink)
+            checked = tuple(dict.fromkeys(r.dev for r in block.items if r.via is not None and not r.onlink))
+            hit = self._info[id(block)] = (block, devs, onlink, checked)
         return hit
 
     def gatewayless(self, routes: WithPeers[Route]) -> list[Route]:
         """The routes without a gateway among ``routes``, in order (they make prefixes on-link)."""
-        _, _, onlink = self.info(routes.block)
+        _, _, onlink, _ = self.info(routes.block)
         out = [r for r in routes.head if r.via is None]
         out += [r for i, r in onlink if i != routes.skip]
         return out + [r for r in routes.tail if r.via is None]
@@ -71,10 +76,12 @@ class PeerBlocks:
         ``names``: the node's devices; ``key_of``: a device's interned
         (device, on-link prefixes). A device of the block the node lacks fails.
         """
-        _, devs, _ = self.info(block)
+        _, devs, _, checked = self.info(block)
         if any(d is not None and d not in names for d in devs):
             return False
-        mine = tuple(key_of(d) for d in devs)
+        if not checked:
+            return True  # every route is onlink or gateway-less: nothing depends on the node
+        mine = tuple(key_of(d) for d in checked)
         passed = self._passed.setdefault(id(block), [])
         if any(all(a is b for a, b in zip(mine, p, strict=True)) for p in passed):
             return True
@@ -87,9 +94,12 @@ class PeerBlocks:
         passed.append(mine)
         return True
 
-    @staticmethod
-    def own_unless_known(items: Sequence[_Dev], known: set[str]) -> Sequence[_Dev]:
+    def own_unless_known(self, items: Sequence[_Dev], known: set[str]) -> Sequence[_Dev]:
         """``items`` without their shared block when all its devices are ``known`` (nothing to report there)."""
-        if isinstance(items, WithPeers) and all(x.dev in known for x in items.block.items):
-            return items.own()
-        return items
+        if not isinstance(items, WithPeers):
+            return items
+        block = items.block
+        hit = self._devs.get(id(block))
+        if hit is None or hit[0] is not block:
+            hit = self._devs[id(block)] = (block, frozenset(x.dev for x in block.items))
+        return items.own() if hit[1] <= known else items
