@@ -235,14 +235,14 @@ def test_incremental_equals_fresh_load_generated(spec: Spec, data: st.DataObject
 
 
 @pytest.mark.slow
-@settings(max_examples=40)
+@settings(max_examples=20)
 @given(checker_networks(), st.data())
 def test_incremental_equals_fresh_load_rich_long(spec: Spec, data: st.DataObject) -> None:
     _run(spec, data, 6)
 
 
 @pytest.mark.slow
-@settings(max_examples=40)
+@settings(max_examples=20)
 @given(generated(), st.data())
 def test_incremental_equals_fresh_load_generated_long(spec: Spec, data: st.DataObject) -> None:
     _run(spec, data, 6)
