@@ -96,16 +96,13 @@ def peer_row(bench: Bench) -> None:
     pc, lc = median(peer_cpu), median([r.cpu for r in ok])
     mx = ok[0].last("matrix") or {}
     agree = compare(peer_out, mx.get("cells", {}))
-    ratio = pw / lw
+    ratio = min(pw / lw, pc / lc)
     bench.rows.append(
         Row(
             "peer",
             wl + f" (l2l3: calico bgp spec, {mx.get('classes')} classes, {mx.get('queries')} queries)",
             TARGETS["peer"],
-            f"network-config-analyzer {pw:.2f} s ({pc:.1f} s CPU), l2l3 matrix {lw:.2f} s ({lc:.1f} s CPU) "
-            f"(cold starts, medians): l2l3 is {ratio:.2f}x {'faster' if ratio >= 1 else 'as fast'}"
-            + ("" if ratio >= 100 else f", {100 / ratio:.1f}x short of 100x")
-            + f"; namespace cells {agree}",
+            peer_result(pw, lw, pc, lc, agree),
             "met" if ratio >= 100 else "gap",
             {
                 "peer_s": pw,
@@ -116,6 +113,17 @@ def peer_row(bench: Bench) -> None:
                 "agreement": agree,
             },
         )
+    )
+
+
+def peer_result(pw: float, lw: float, pc: float, lc: float, agree: str) -> str:
+    """The row's text: both tools' wall and CPU, and the ratio by each (the verdict takes the lower)."""
+    ratio = min(pw / lw, pc / lc)
+    return (
+        f"network-config-analyzer {pw:.2f} s ({pc:.1f} s CPU), l2l3 matrix {lw:.2f} s ({lc:.1f} s CPU) "
+        f"(cold starts, medians): l2l3 is {pw / lw:.0f}x faster by wall, {pc / lc:.0f}x by CPU"
+        + ("" if ratio >= 100 else f", {100 / ratio:.1f}x short of 100x")
+        + f"; namespace cells {agree}"
     )
 
 
