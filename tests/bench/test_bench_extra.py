@@ -24,5 +24,5 @@ def test_issue15_rows_print_figures(tmp_path: Path) -> None:
     s = rows["set-10k"]["details"]
     assert s["status"] == "holds" and s["pairs"] > 0  # one namespace reaches itself under calico
     assert rows["map-5k"]["details"]["classes"] > 0
-    assert rows["incremental"]["verdict"] == "gap"
+    assert rows["incremental"]["details"]["changes"]  # measured now (test_bench_small checks the figures)
     assert "cold-start" in (tmp_path / "RESULTS.md").read_text()
